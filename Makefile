@@ -1,0 +1,36 @@
+# One entry point for people and CI. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet -e . --group dev --group infra
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: ingest the sample handbook and answer a question, offline (no AWS needed)
+demo: $(STAMP)
+	DUALNOVA_OFFLINE=1 INDEX_URI=.dualnova/demo-index $(BIN)/dualnova ingest examples/docs
+	DUALNOVA_OFFLINE=1 INDEX_URI=.dualnova/demo-index $(BIN)/dualnova ask "How many days of paid annual leave do employees get?"
+
+## test: lint, type-check and run every test (what CI runs)
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check bot retrieval
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .dualnova .pytest_cache .mypy_cache .ruff_cache cdk.out
