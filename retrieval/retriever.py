@@ -1,0 +1,77 @@
+"""The `Retriever` seam: hybrid search over the published index, scoped to collections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from bot.models import Passage
+from retrieval.embedding import Embedder
+from retrieval.index import KnowledgeIndex
+
+log = logging.getLogger(__name__)
+
+
+class Retriever(Protocol):
+    async def retrieve(
+        self, queries: Sequence[str], *, collections: frozenset[str], top_k: int
+    ) -> list[Passage]: ...
+
+
+class HybridRetriever:
+    """Vector (when the index has vectors and an embedder is given) + BM25, fused by rank.
+
+    The first query (the standalone question in the corpus language) is embedded; every
+    query goes through BM25, so the asker's own words still find exact terms.
+    """
+
+    def __init__(
+        self,
+        *,
+        index: Callable[[], KnowledgeIndex],
+        embedder: Embedder | None,
+        min_vector_score: float,
+        min_bm25_score: float,
+    ) -> None:
+        self._index = index
+        self._embedder = embedder
+        self._min_vector_score = min_vector_score
+        self._min_bm25_score = min_bm25_score
+
+    async def retrieve(
+        self, queries: Sequence[str], *, collections: frozenset[str], top_k: int
+    ) -> list[Passage]:
+        index = (
+            self._index()
+        )  # one version for the whole question, even if a new one is published meanwhile
+        texts = list(dict.fromkeys(q for q in queries if q.strip()))
+        vectors: list[list[float]] = []
+        if self._embedder is not None and index.has_vectors and texts:
+            vectors.append(await self._embedder.embed_query(texts[0]))
+        hits = await asyncio.to_thread(
+            index.search,
+            texts=texts,
+            vectors=vectors,
+            collections=collections,
+            top_k=top_k,
+            min_vector_score=self._min_vector_score,
+            min_bm25_score=self._min_bm25_score,
+        )
+        passages = []
+        for hit in hits:
+            node = index.nodes[hit.row]
+            meta = node.metadata
+            passages.append(
+                Passage(
+                    node_id=node.node_id,
+                    text=node.get_content(),
+                    title=str(meta.get("title", "")),
+                    source=str(meta.get("source", "")),
+                    language=str(meta.get("language", "")),
+                    collection=str(meta.get("collection", "public")),
+                    score=hit.score,
+                )
+            )
+        return passages

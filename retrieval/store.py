@@ -1,0 +1,128 @@
+"""Where index versions live, and how one is published.
+
+Layout under INDEX_URI (a local folder here; S3 keeps the same keys):
+
+    CURRENT                      {"version": "...", "published_at": "..."}  <- the pointer
+    versions/<version>/          a complete index, written before it is published
+        manifest.json            documents, their content hashes and chunk ids
+        docstore.json            LlamaIndex SimpleDocumentStore of the chunk nodes
+        vectors.npy              float32 (chunks x dims), row i = manifest["node_ids"][i]
+        bm25/                    the bm25s index over the same rows
+
+Publishing replaces one small pointer file atomically (write + rename), so a reader sees
+either the old version or the new one, never half of one. A crash mid-ingest leaves a
+stray version folder that nothing points at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.errors import IndexNotFound, IngestError
+
+POINTER = "CURRENT"
+LOCK = ".ingest.lock"
+
+
+def new_version_name() -> str:
+    """Sortable, unique version names: UTC time plus pid (two hosts never share a folder)."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
+
+
+class LocalIndexStore:
+    """Versioned index folders on a local (or mounted) file system."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def uri(self) -> str:
+        return str(self.root)
+
+    def version_dir(self, version: str) -> Path:
+        return self.root / "versions" / version
+
+    def current_version(self) -> str | None:
+        try:
+            data = json.loads((self.root / POINTER).read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise IndexNotFound(
+                f"index pointer {self.root / POINTER} is unreadable: {exc}"
+            ) from exc
+        version = data.get("version")
+        return str(version) if version else None
+
+    def require_current(self) -> tuple[str, Path]:
+        version = self.current_version()
+        if version is None:
+            raise IndexNotFound(
+                f"no index has been published under {self.root}; run `dualnova ingest` first"
+            )
+        return version, self.version_dir(version)
+
+    def check_writable(self) -> None:
+        """Fail before any work when INDEX_URI cannot be written."""
+        try:
+            (self.root / "versions").mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".probe-{os.getpid()}"
+            probe.write_text("ok", "utf-8")
+            probe.unlink()
+        except OSError as exc:
+            reason = exc.strerror or exc.__class__.__name__
+            raise IngestError(
+                f"INDEX_URI {self.root} is not writable ({reason}); "
+                "point INDEX_URI at a folder this user can write"
+            ) from None
+
+    def begin_version(self) -> tuple[str, Path]:
+        version = new_version_name()
+        path = self.version_dir(version)
+        path.mkdir(parents=True)
+        return version, path
+
+    def publish(self, version: str, *, extra: dict[str, Any] | None = None) -> None:
+        pointer = {
+            "version": version,
+            "published_at": datetime.now(UTC).isoformat(),
+            **(extra or {}),
+        }
+        tmp = self.root / f".{POINTER}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(pointer), "utf-8")
+        with tmp.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.root / POINTER)
+
+    @contextlib.contextmanager
+    def ingest_lock(self) -> Iterator[None]:
+        """One ingest at a time; the loser is told who holds the lock."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / LOCK
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise IngestError(
+                    f"another ingest is running ({holder}); try again when it ends"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            started = time.strftime("%Y-%m-%d %H:%M:%S")
+            handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}")
+            handle.flush()
+            yield
+        finally:
+            handle.close()
