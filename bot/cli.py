@@ -1,0 +1,188 @@
+"""`dualnova`: the command line (DESIGN.md, "Command line")."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError, DualnovaError
+from bot.logs import configure_logging
+from bot.messages import message
+from bot.models import Answer, Question, Turn
+
+SAMPLE_QUESTION = "How many days of paid annual leave do employees get?"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dualnova", description="A multilingual knowledge bot for Slack."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question through the pipeline")
+    ask.add_argument("question")
+    ask.add_argument(
+        "--json", action="store_true", help="print the answer as JSON (DESIGN.md shape)"
+    )
+    ask.add_argument(
+        "--offline", action="store_true", help="no model calls: BM25 and quoted passages"
+    )
+    ask.add_argument(
+        "--language", help="language hint (ISO 639-1) for messages too short to detect"
+    )
+
+    chat = sub.add_parser("chat", help="a terminal conversation with follow-up memory")
+    chat.add_argument("--offline", action="store_true")
+
+    ingest = sub.add_parser("ingest", help="ingest documents and publish a new index version")
+    ingest.add_argument("source", nargs="?", help="a local folder (default: DOCS_SOURCE)")
+    ingest.add_argument(
+        "--collection", default="public", help="collection to ingest into (default: public)"
+    )
+    ingest.add_argument(
+        "--full", action="store_true", help="rebuild everything instead of only what changed"
+    )
+    ingest.add_argument("--offline", action="store_true", help="no embeddings: a BM25-only index")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    sub.add_parser("doctor", help="check configuration, credentials, model access and the index")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(
+            level=settings.log_level if args.command != "ask" else "WARNING",
+            fmt=settings.log_format,
+        )
+        if args.command == "ask":
+            return asyncio.run(_ask(settings, args))
+        if args.command == "chat":
+            return asyncio.run(_chat(settings, offline=args.offline))
+        if args.command == "ingest":
+            return _ingest(settings, args)
+        if args.command == "doctor":
+            from bot.doctor import run_doctor
+
+            return run_doctor(settings)
+    except ConfigError as exc:
+        print(f"dualnova: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DualnovaError as exc:
+        print(f"dualnova: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _print_sources(answer: Answer) -> None:
+    if answer.citations:
+        print(f"\n{message('sources', answer.language)}:")
+        for citation in answer.citations:
+            print(f"  [{citation.number}] {citation.title} — {citation.source}")
+
+
+async def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.wiring import build
+
+    components = build(settings, offline=True if args.offline else None)
+    stream = await components.pipeline.answer(
+        Question(text=args.question, language_hint=args.language)
+    )
+    async for delta in stream:
+        if not args.json:
+            sys.stdout.write(delta)
+            sys.stdout.flush()
+    answer = stream.result()
+    if args.json:
+        print(json.dumps(answer.to_json_dict(), ensure_ascii=False, indent=2))
+    else:
+        print()
+        _print_sources(answer)
+    return {"failed": 1, "empty": 2}.get(answer.status, 0)
+
+
+async def _chat(settings: Settings, *, offline: bool) -> int:
+    from bot.wiring import build
+
+    components = build(settings, offline=True if offline else None)
+    print("dualnova chat — ask about the documents; an empty line or Ctrl-D ends.")
+    history: list[Turn] = []
+    hint: str | None = None
+    while True:
+        try:
+            text = await asyncio.to_thread(input, "you> ")
+        except EOFError:
+            print()
+            return 0
+        if not text.strip():
+            return 0
+        stream = await components.pipeline.answer(
+            Question(text=text, history=tuple(history), language_hint=hint)
+        )
+        sys.stdout.write("bot> ")
+        async for delta in stream:
+            sys.stdout.write(delta)
+            sys.stdout.flush()
+        answer = stream.result()
+        print()
+        _print_sources(answer)
+        hint = answer.language
+        history += [Turn(role="user", text=text), Turn(role="assistant", text=answer.text)]
+
+
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.bedrock import runtime_client
+    from bot.wiring import build_detector, build_embedder, build_store, has_aws_credentials
+    from retrieval.ingest import ingest
+    from retrieval.sources import open_source
+
+    offline = args.offline or settings.offline or not has_aws_credentials(settings)
+    embedder = None if offline else build_embedder(settings, runtime_client(settings))
+    if offline:
+        print("offline: no embeddings, the index will be BM25-only", file=sys.stderr)
+    detector = build_detector(settings)
+    bars: dict[str, tqdm] = {}  # type: ignore[type-arg]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(
+                total=total,
+                desc=stage,
+                unit="doc" if stage == "load" else "chunk",
+                file=sys.stderr,
+                disable=args.json or not sys.stderr.isatty(),
+            )
+        bar.n = done
+        bar.refresh()
+
+    try:
+        report = ingest(
+            source=open_source(args.source or settings.docs_source),
+            store=build_store(settings),
+            embedder=embedder,
+            detect_language=lambda text: detector.detect(text).language,
+            collection=args.collection,
+            full=args.full,
+            progress=progress,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    if args.json:
+        print(json.dumps(report.to_json_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(report.summary())
+        for skipped in report.skipped:
+            print(f"  skipped {skipped.key}: {skipped.reason}")
+    return 0

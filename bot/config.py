@@ -1,0 +1,168 @@
+"""Settings: the only reader of the environment and `.env`.
+
+Every variable of DESIGN.md's configuration contract is declared here, with its default.
+`load_settings()` turns pydantic's validation errors into one `ConfigError` line that names
+the variable and what is expected, so a bad deploy fails at start with a readable reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+CommaList = Annotated[list[str], NoDecode]
+
+#: Languages lingua is built for when DETECT_LANGUAGES is not set: the corpus languages
+#: plus the ones support teams most often see. Fewer languages = less memory.
+DEFAULT_DETECT_LANGUAGES = "en,ko,ja,zh,es,de,fr,vi,pt,it,id,th"
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Configuration contract (see `.env.example` for a commented copy)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Slack (required by `serve` only)
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    # AWS / Bedrock
+    aws_region: str = "us-east-1"
+    bedrock_region: str | None = None
+    micro_model_id: str = "us.amazon.nova-micro-v1:0"
+    pro_model_id: str = "us.amazon.nova-pro-v1:0"
+    embed_model_id: str = "amazon.titan-embed-text-v2:0"
+    embed_dimensions: Literal[256, 512, 1024] = 512
+    bedrock_max_attempts: int = Field(default=3, ge=1, le=10)
+    bedrock_read_timeout: float = Field(default=30.0, gt=0)
+    aws_endpoint_url_s3: str | None = None
+    aws_endpoint_url_bedrock_runtime: str | None = None
+    aws_endpoint_url_dynamodb: str | None = None
+    aws_endpoint_url_bedrock_agent_runtime: str | None = None
+
+    # Knowledge
+    docs_source: str = "examples/docs"
+    index_uri: str = ".dualnova/index"
+    corpus_languages: CommaList = Field(default_factory=lambda: ["en"])
+    detect_languages: CommaList = Field(
+        default_factory=lambda: _split_commas(DEFAULT_DETECT_LANGUAGES)  # type: ignore[arg-type,return-value]
+    )
+    default_language: str = "en"
+    retrieval_top_k: int = Field(default=5, ge=1, le=20)
+    min_vector_score: float = Field(default=0.35, ge=-1, le=1)
+    min_bm25_score: float = Field(default=0.5, ge=0)
+    max_question_chars: int = Field(default=4000, ge=100)
+    history_token_budget: int = Field(default=1500, ge=0)
+
+    # Operation
+    admin_user_ids: CommaList = Field(default_factory=list)
+    state_table: str | None = None
+    offline: bool = Field(default=False, validation_alias="DUALNOVA_OFFLINE")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    _split = field_validator(
+        "corpus_languages", "detect_languages", "admin_user_ids", mode="before"
+    )(_split_commas)
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_has_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as https://slack.com/api/")
+        # AsyncWebClient joins method names with urljoin: without the slash, /api is lost.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("expected a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("expected an app-level token starting with xapp- (connections:write)")
+        return value
+
+    @field_validator("corpus_languages", "detect_languages")
+    @classmethod
+    def _iso_codes(cls, value: list[str]) -> list[str]:
+        from bot.language import SUPPORTED_CODES
+
+        codes = [code.lower() for code in value]
+        unknown = [code for code in codes if code not in SUPPORTED_CODES]
+        if unknown:
+            raise ValueError(f"unknown ISO 639-1 code(s) {', '.join(unknown)}; e.g. en,ko,ja")
+        if not codes:
+            raise ValueError("expected at least one ISO 639-1 code, e.g. en")
+        return codes
+
+    @property
+    def bedrock_region_name(self) -> str:
+        return self.bedrock_region or self.aws_region
+
+    @property
+    def all_detect_languages(self) -> list[str]:
+        """Detection must know every corpus language and the default, whatever was configured."""
+        extra = [self.default_language, *self.corpus_languages]
+        return list(dict.fromkeys([*self.detect_languages, *extra]))
+
+    def require_slack(self) -> tuple[str, str]:
+        """The two tokens `serve` needs, or a ConfigError naming the missing one."""
+        if self.slack_bot_token is None:
+            raise ConfigError("SLACK_BOT_TOKEN: required by `serve`; expected an xoxb- bot token")
+        if self.slack_app_token is None:
+            raise ConfigError("SLACK_APP_TOKEN: required by `serve`; expected an xapp- app token")
+        return self.slack_bot_token.get_secret_value(), self.slack_app_token.get_secret_value()
+
+    @property
+    def index_is_local(self) -> bool:
+        return not self.index_uri.startswith("s3://")
+
+    @property
+    def local_index_path(self) -> Path:
+        return Path(self.index_uri)
+
+
+def _variable_name(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    return str(alias) if isinstance(alias, str) else field.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings from the environment (and `.env`); raise one readable ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        given = first.get("input")
+        shown = (
+            ""
+            if isinstance(given, dict | SecretStr) or "token" in str(first["loc"])
+            else (f" (got {given!r})" if given is not None else "")
+        )
+        raise ConfigError(f"{_variable_name(first['loc'])}: {message}{shown}") from None

@@ -1,0 +1,142 @@
+"""Language detection: which language did a person write in?
+
+Order of evidence, cheapest first:
+1. Scripts with their own alphabet (Hangul, kana, Thai, ...) decide by Unicode range, so a
+   code-mixed "Slack에서 VPN 설정 어떻게 해?" is Korean whatever product names it carries.
+2. lingua, restricted to the configured languages, on the text with URLs, Slack markup,
+   code and all-caps acronyms removed.
+3. Too short or ambiguous ("ok?", "VPN", a bare link): the caller's hint (the thread's
+   previous language, then the Slack locale), then the configured default.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cached_property
+
+from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+from lingua import LanguageDetector as LinguaDetector
+
+SUPPORTED_CODES = frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
+
+_NOISE = re.compile(
+    r"```.*?```|`[^`]*`"  # code
+    r"|<[@#!][^>]*>"  # Slack user/channel/special mentions
+    r"|<https?://[^>]*>|https?://\S+"  # links
+    r"|:[a-z0-9_+\-]+:"  # emoji shortcodes
+    r"|\b[A-Z0-9]{2,}s?\b"  # acronyms and product codes: VPN, MFA, SSO, API
+    r"|[\w.+-]+@[\w-]+\.[\w.]+",  # e-mail addresses
+    re.DOTALL,
+)
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+
+#: Scripts that identify a language on their own (first match wins, checked in this order).
+_SCRIPT_LANGUAGES: tuple[tuple[str, str], ...] = (
+    ("HANGUL", "ko"),
+    ("HIRAGANA", "ja"),
+    ("KATAKANA", "ja"),
+    ("THAI", "th"),
+    ("HEBREW", "he"),
+    ("GREEK", "el"),
+    ("ARMENIAN", "hy"),
+    ("GEORGIAN", "ka"),
+    ("BENGALI", "bn"),
+    ("GUJARATI", "gu"),
+    ("GURMUKHI", "pa"),
+    ("TAMIL", "ta"),
+    ("TELUGU", "te"),
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The language a text is in, and how we know."""
+
+    language: str
+    method: str  # "script" | "model" | "hint" | "default"
+    confidence: float
+
+
+def _script_counts(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for char in text:
+        if not char.isalpha():
+            continue
+        name = unicodedata.name(char, "")
+        if name.startswith("CJK UNIFIED") or name.startswith("CJK COMPATIBILITY"):
+            script = "HAN"
+        elif name.startswith("LATIN"):
+            script = "LATIN"
+        else:
+            script = name.split(" ", 1)[0]
+        counts[script] = counts.get(script, 0) + 1
+    return counts
+
+
+def strip_noise(text: str) -> str:
+    """Remove what says nothing about the writer's language: links, mentions, code, acronyms."""
+    return _NOISE.sub(" ", text)
+
+
+class LanguageDetector:
+    """Detect the language of a message among the configured languages."""
+
+    def __init__(
+        self,
+        *,
+        languages: list[str],
+        default: str,
+        min_confidence: float = 0.55,
+        min_letters: int = 8,
+    ) -> None:
+        self._languages = list(dict.fromkeys([*languages, default]))
+        self._default = default
+        self._min_confidence = min_confidence
+        self._min_letters = min_letters
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self._languages)
+
+    @cached_property
+    def _lingua(self) -> LinguaDetector:
+        codes = [IsoCode639_1.from_str(code) for code in self._languages]
+        if len(codes) == 1:  # lingua needs two languages to compare
+            codes.append(IsoCode639_1.EN if codes[0] != IsoCode639_1.EN else IsoCode639_1.DE)
+        return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+
+    def preload(self) -> None:
+        """Load lingua's models now (a few hundred ms) instead of on the first question."""
+        self.detect("This sentence warms up the language models.")
+
+    def detect(self, text: str, *, hint: str | None = None) -> Detection:
+        cleaned = strip_noise(text)
+        counts = _script_counts(cleaned)
+        letters = sum(counts.values())
+        by_script = self._by_script(counts)
+        if by_script is not None:
+            return Detection(by_script, "script", 1.0)
+        words = _LETTER_WORD.findall(cleaned)
+        if letters >= self._min_letters and len(words) >= 2:
+            values = self._lingua.compute_language_confidence_values(cleaned)
+            if values and values[0].value >= self._min_confidence:
+                code = values[0].language.iso_code_639_1.name.lower()
+                if code in self._languages:
+                    return Detection(code, "model", float(values[0].value))
+        if hint and hint in self._languages:
+            return Detection(hint, "hint", 0.0)
+        return Detection(self._default, "default", 0.0)
+
+    def _by_script(self, counts: dict[str, int]) -> str | None:
+        # Two characters of a distinctive script are a sentence in it, not a stray symbol.
+        for script, code in _SCRIPT_LANGUAGES:
+            if counts.get(script, 0) >= 2 and code in self._languages:
+                return code
+        if counts.get("HAN", 0) >= 2:
+            if "zh" in self._languages:
+                return "zh"
+            if "ja" in self._languages:
+                return "ja"
+        return None

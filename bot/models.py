@@ -1,0 +1,137 @@
+"""Typed data passed between the stages of the pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Purpose = Literal["condense", "translate", "answer", "companion", "draft", "embed", "probe"]
+Status = Literal["answered", "not_found", "offline", "incomplete", "failed", "empty"]
+
+#: The collection everything is ingested into unless told otherwise.
+PUBLIC_COLLECTION = "public"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Turn(_Frozen):
+    """One earlier message of the conversation (thread history)."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+class Question(_Frozen):
+    """A person's question, with what the pipeline needs to know about where it came from."""
+
+    text: str
+    question_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
+    history: tuple[Turn, ...] = ()
+    language_hint: str | None = None
+    #: Collections this asker may see here; None means the public collection only.
+    collections: frozenset[str] | None = None
+    user_id: str | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
+
+    @property
+    def visible_collections(self) -> frozenset[str]:
+        return self.collections if self.collections is not None else frozenset({PUBLIC_COLLECTION})
+
+
+class Passage(_Frozen):
+    """A retrieved chunk of a document."""
+
+    node_id: str
+    text: str
+    title: str
+    source: str
+    language: str
+    collection: str = PUBLIC_COLLECTION
+    score: float = 0.0
+
+
+class Citation(_Frozen):
+    """A numbered source as shown to the user; `number` matches [n] in the answer."""
+
+    number: int
+    title: str
+    source: str
+    score: float
+    language: str = "en"
+
+
+class ModelCall(_Frozen):
+    """One Bedrock call and its usage, as Bedrock reported it."""
+
+    model: str
+    purpose: Purpose
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    latency_ms: float = 0.0
+
+
+class Route(_Frozen):
+    """How a question was handled: the question used for retrieval and every model call."""
+
+    standalone_question: str
+    intent: str = "question"
+    translated: bool = False
+    calls: tuple[ModelCall, ...] = ()
+
+
+class Answer(_Frozen):
+    """The finished answer."""
+
+    question: str
+    question_id: str
+    language: str
+    text: str
+    citations: tuple[Citation, ...]
+    route: Route
+    status: Status
+    offline: bool = False
+    notices: tuple[str, ...] = ()
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The `--json` shape of DESIGN.md."""
+        return {
+            "question": self.question,
+            "question_id": self.question_id,
+            "language": self.language,
+            "answer": self.text,
+            "status": self.status,
+            "citations": [
+                {
+                    "number": c.number,
+                    "title": c.title,
+                    "source": c.source,
+                    "score": round(c.score, 4),
+                }
+                for c in self.citations
+            ],
+            "route": {
+                "standalone_question": self.route.standalone_question,
+                "intent": self.route.intent,
+                "translated": self.route.translated,
+                "calls": [
+                    {
+                        "model": call.model,
+                        "purpose": call.purpose,
+                        "input_tokens": call.input_tokens,
+                        "output_tokens": call.output_tokens,
+                        "cache_read_tokens": call.cache_read_tokens,
+                        "cache_write_tokens": call.cache_write_tokens,
+                    }
+                    for call in self.route.calls
+                ],
+            },
+            "offline": self.offline,
+            "notices": list(self.notices),
+        }

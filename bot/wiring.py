@@ -1,0 +1,118 @@
+"""The one place that builds real clients and stages from Settings."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from bot.answer import ProAnswerer
+from bot.bedrock import converse_llm, embedding_model, runtime_client
+from bot.condense import MicroRouter
+from bot.config import Settings
+from bot.language import LanguageDetector
+from bot.pipeline import Pipeline, PipelineLimits
+from retrieval.embedding import Embedder, LlamaIndexEmbedder
+from retrieval.handle import IndexHandle
+from retrieval.retriever import HybridRetriever
+from retrieval.store import LocalIndexStore
+
+log = logging.getLogger(__name__)
+
+ANSWER_MAX_TOKENS = 1200
+CONDENSE_MAX_TOKENS = 300
+
+
+def has_aws_credentials(settings: Settings) -> bool:
+    """True when boto3 can find credentials (env, profile, container or instance role)."""
+    return boto3.Session(region_name=settings.aws_region).get_credentials() is not None
+
+
+@dataclass
+class Components:
+    settings: Settings
+    detector: LanguageDetector
+    store: LocalIndexStore
+    index: IndexHandle
+    embedder: Embedder | None
+    pipeline: Pipeline
+    offline: bool
+    bedrock: Any | None
+
+
+def build_detector(settings: Settings) -> LanguageDetector:
+    return LanguageDetector(
+        languages=settings.all_detect_languages, default=settings.default_language
+    )
+
+
+def build_store(settings: Settings) -> LocalIndexStore:
+    return LocalIndexStore(settings.local_index_path)
+
+
+def build_embedder(settings: Settings, client: Any, *, concurrency: int = 16) -> Embedder:
+    return LlamaIndexEmbedder(
+        embed_model=embedding_model(settings, client=client),
+        model_id=settings.embed_model_id,
+        dimensions=settings.embed_dimensions,
+        concurrency=concurrency,
+    )
+
+
+def build(settings: Settings, *, offline: bool | None = None) -> Components:
+    """Everything the CLI and the Slack app need. No network I/O happens here."""
+    if offline is None:
+        offline = settings.offline or not has_aws_credentials(settings)
+    detector = build_detector(settings)
+    store = build_store(settings)
+    handle = IndexHandle(store=store)
+    client = None if offline else runtime_client(settings)
+    embedder = None if client is None else build_embedder(settings, client)
+    router = answerer = None
+    if client is not None:
+        router = MicroRouter(
+            llm=converse_llm(
+                model_id=settings.micro_model_id,
+                client=client,
+                max_tokens=CONDENSE_MAX_TOKENS,
+                temperature=0.0,
+            ),
+            model_id=settings.micro_model_id,
+            corpus_languages=settings.corpus_languages,
+            history_budget=settings.history_token_budget,
+        )
+        answerer = ProAnswerer(
+            llm=converse_llm(
+                model_id=settings.pro_model_id, client=client, max_tokens=ANSWER_MAX_TOKENS
+            ),
+            model_id=settings.pro_model_id,
+        )
+    retriever = HybridRetriever(
+        index=handle.current,
+        embedder=embedder,
+        min_vector_score=settings.min_vector_score,
+        min_bm25_score=settings.min_bm25_score,
+    )
+    pipeline = Pipeline(
+        detector=detector,
+        router=router,
+        retriever=retriever,
+        answerer=answerer,
+        limits=PipelineLimits(
+            corpus_languages=tuple(settings.corpus_languages),
+            max_question_chars=settings.max_question_chars,
+            top_k=settings.retrieval_top_k,
+        ),
+    )
+    return Components(
+        settings=settings,
+        detector=detector,
+        store=store,
+        index=handle,
+        embedder=embedder,
+        pipeline=pipeline,
+        offline=offline,
+        bedrock=client,
+    )
