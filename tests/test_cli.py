@@ -1,0 +1,212 @@
+"""The command line, run in-process: the offline demo, --json, ingest and doctor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.messages import message
+from tests.conftest import DOCS, REPO
+from tests.fakes.bedrock import FakeBedrock, Reply
+
+EXPECTED_KEYS = {"question", "language", "answer", "citations", "route", "offline"}
+
+
+def ask_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    code = main(["ask", "--json", *args])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def offline_index(aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("INDEX_URI", str(aws_env / "index"))
+    assert main(["ingest", str(DOCS), "--offline"]) == 0
+    return aws_env / "index"
+
+
+def test_demo_runs_offline_on_a_machine_without_aws_credentials(tmp_path: Path) -> None:
+    """The README's demo, as a subprocess with no AWS variables at all."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DUALNOVA_", "SLACK_"))}
+    env.update(
+        INDEX_URI=str(tmp_path / "index"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    run = [sys.executable, "-m", "bot"]
+    ingest = subprocess.run(
+        [*run, "ingest", str(DOCS)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    assert "added" in ingest.stdout and "published" in ingest.stdout
+    ask = subprocess.run(
+        [*run, "ask", "How many days of paid annual leave do employees get?"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ask.returncode == 0, ask.stderr
+    assert message("offline_label", "en") in ask.stdout
+    assert "20 days of paid annual leave" in ask.stdout
+    assert "leave-policy.md" in ask.stdout
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("How many days of paid annual leave do employees get?", "en"),
+        ("직원은 유급 연차를 며칠 받나요?", "ko"),
+        ("従業員の年次有給休暇は何日ですか？", "ja"),
+        ("员工每年有多少天带薪年假？", "zh"),
+        ("¿Cuántos días de vacaciones pagadas reciben los empleados?", "es"),
+        ("Wie viele Tage bezahlten Jahresurlaub bekommen Mitarbeiter?", "de"),
+        ("Nhân viên được bao nhiêu ngày nghỉ phép có lương mỗi năm?", "vi"),
+        ("Combien de jours de congés payés les employés ont-ils ?", "fr"),
+        ("Quantos dias de férias remuneradas os funcionários recebem?", "pt"),
+    ],
+)
+def test_ask_json_reports_the_language(
+    offline_index: Path, capsys: pytest.CaptureFixture[str], question: str, language: str
+) -> None:
+    data = ask_json(capsys, "--offline", question)
+
+    assert set(data) >= EXPECTED_KEYS
+    assert data["language"] == language
+    assert data["offline"] is True
+    assert data["route"] == {
+        "standalone_question": question,
+        "intent": "question",
+        "translated": False,
+        "calls": [],
+    }
+
+
+def test_offline_answer_quotes_and_cites_without_claiming_translation(
+    offline_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ask_json(capsys, "--offline", "Do contractors get paid leave?")
+
+    assert data["answer"].startswith(f"_{message('offline_label', 'en')}_")  # type: ignore[union-attr]
+    assert "not eligible for paid leave" in data["answer"]  # type: ignore[operator]
+    citations = data["citations"]
+    assert isinstance(citations, list) and citations[0]["source"].endswith("leave-policy.md")
+    assert set(citations[0]) >= {"title", "source", "score"}
+
+
+def test_ask_json_online_lists_every_model_call_with_usage(
+    settings: object, bedrock: FakeBedrock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bedrock.queue(
+        "nova-micro",
+        Reply(
+            text='{"standalone_question": "How do I set up the VPN?", "intent": "question"}',
+            input_tokens=210,
+            output_tokens=17,
+        ),
+    )
+    bedrock.queue(
+        "nova-pro",
+        Reply(
+            text="Install GlobalConnect [1].",
+            input_tokens=900,
+            output_tokens=8,
+            cache_read_tokens=400,
+        ),
+    )
+
+    data = ask_json(capsys, "VPN은 어떻게 설정하나요?")
+
+    route = data["route"]
+    assert isinstance(route, dict)
+    assert (
+        route["translated"] is True and route["standalone_question"] == "How do I set up the VPN?"
+    )
+    assert [
+        (c["purpose"], c["input_tokens"], c["output_tokens"], c["cache_read_tokens"])
+        for c in route["calls"]
+    ] == [
+        ("translate", 210, 17, 0),
+        ("answer", 900, 8, 400),
+    ]
+    assert data["offline"] is False and data["language"] == "ko"
+
+
+def test_ask_exits_2_on_an_empty_question(
+    offline_index: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "--offline", "   "]) == 2
+    assert message("empty_question", "en") in capsys.readouterr().out
+
+
+def test_ask_before_any_ingest_says_how_to_fix_it(
+    aws_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "--offline", "How do I set up the VPN?"]) == 1
+    assert "/ingest" in capsys.readouterr().out
+
+
+def test_ingest_json_report_lists_skipped_files(
+    aws_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = aws_env / "docs"
+    folder.mkdir()
+    (folder / "ok.md").write_text("# OK\n\nThe cafeteria opens at 8.", "utf-8")
+    (folder / "scan.pdf").write_bytes(b"%PDF-1.4 broken")
+    monkeypatch.setenv("INDEX_URI", str(aws_env / "index"))
+
+    assert main(["ingest", str(folder), "--offline", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == [f"{folder.as_posix()}/ok.md"]
+    assert [s["key"].rsplit("/", 1)[1] for s in report["skipped"]] == ["scan.pdf"]
+    assert report["published"] is True
+
+
+def test_doctor_passes_against_reachable_models(
+    settings: object, bedrock: FakeBedrock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "all 6 checks ok" in out
+    assert {c.model_id for c in bedrock.calls("Converse")} == {
+        "us.amazon.nova-micro-v1:0",
+        "us.amazon.nova-pro-v1:0",
+    }
+    assert all(c.body["inferenceConfig"] == {"maxTokens": 1} for c in bedrock.calls("Converse"))
+
+
+def test_doctor_prints_the_fix_for_a_denied_model(
+    settings: object, bedrock: FakeBedrock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bedrock.queue("nova-pro", Reply(error="access_denied"))
+
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL model us.amazon.nova-pro-v1:0: AccessDeniedException" in out
+    assert "fix: enable us.amazon.nova-pro-v1:0 under Bedrock > Model access" in out
+    assert "arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0" in out
+
+
+def test_python_dash_m_bot_is_the_same_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "ingest" in result.stdout

@@ -1,0 +1,86 @@
+"""Settings: one line naming the variable, tokens never echoed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _isolated(aws_env: Path) -> None:
+    """Every test starts from the isolated environment of conftest."""
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("RETRIEVAL_TOP_K", "lots", "RETRIEVAL_TOP_K"),
+        ("CORPUS_LANGUAGES", "en,klingon", "CORPUS_LANGUAGES: unknown ISO 639-1 code(s) klingon"),
+        ("EMBED_DIMENSIONS", "300", "EMBED_DIMENSIONS"),
+        ("SLACK_API_URL", "slack.com/api", "SLACK_API_URL: expected an http(s) URL"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT"),
+        ("DUALNOVA_OFFLINE", "maybe", "DUALNOVA_OFFLINE"),
+    ],
+)
+def test_bad_value_fails_with_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value).startswith(expected)
+    assert "\n" not in str(info.value)
+
+
+def test_a_malformed_token_is_named_but_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-very-secret-user-token")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value).startswith("SLACK_BOT_TOKEN: expected a bot token starting with xoxb-")
+    assert "very-secret" not in str(info.value)
+
+
+def test_serve_requires_both_slack_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
+        load_settings().require_slack()
+
+
+def test_lists_are_comma_separated_and_empty_values_mean_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CORPUS_LANGUAGES", "en, ko")
+    monkeypatch.setenv("ADMIN_USER_IDS", "U1,U2")
+    monkeypatch.setenv("BEDROCK_REGION", "")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
+    settings = load_settings()
+    assert settings.corpus_languages == ["en", "ko"]
+    assert settings.admin_user_ids == ["U1", "U2"]
+    assert settings.bedrock_region_name == "us-east-1"
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+
+
+def test_the_cli_prints_the_config_error_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MAX_QUESTION_CHARS", "-1")
+    assert main(["ask", "hello"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("dualnova: configuration error: MAX_QUESTION_CHARS")
+
+
+def test_env_example_lists_every_setting() -> None:
+    from bot.config import Settings
+    from tests.conftest import REPO
+
+    example = (REPO / ".env.example").read_text("utf-8")
+    for name, field in Settings.model_fields.items():
+        variable = (
+            field.validation_alias if isinstance(field.validation_alias, str) else name.upper()
+        )
+        assert f"\n{variable}=" in example, variable

@@ -1,0 +1,70 @@
+"""Language detection: scripts, lingua, and the hint/default fallbacks."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.language import LanguageDetector
+
+LANGUAGES = ["en", "ko", "ja", "zh", "es", "de", "fr", "vi", "pt", "it", "id", "th"]
+
+
+@pytest.fixture(scope="module")
+def detector() -> LanguageDetector:
+    return LanguageDetector(languages=LANGUAGES, default="en")
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("How many vacation days do I get this year?", "en"),
+        ("올해 연차는 며칠 남았나요?", "ko"),
+        ("有給休暇は何日ありますか？", "ja"),
+        ("年假有多少天？", "zh"),
+        ("¿Cuántos días de vacaciones tengo este año?", "es"),
+        ("Wie viele Urlaubstage habe ich dieses Jahr?", "de"),
+        ("Tôi có bao nhiêu ngày nghỉ phép mỗi năm?", "vi"),
+        ("Combien de jours de congé ai-je cette année ?", "fr"),
+        ("Quantos dias de férias eu tenho por ano?", "pt"),
+        ("ฉันมีวันลาพักร้อนกี่วัน", "th"),
+    ],
+)
+def test_detects_full_sentences(detector: LanguageDetector, text: str, language: str) -> None:
+    assert detector.detect(text).language == language
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Slack에서 VPN 설정 어떻게 해?",
+        "NovaDesk API 키는 어디서 발급받나요?",
+        "<@U123> GlobalConnect VPN 접속이 안 돼요 https://vpn.example",
+    ],
+)
+def test_code_mixed_korean_resolves_to_the_sentence_not_the_product_names(
+    detector: LanguageDetector, text: str
+) -> None:
+    detection = detector.detect(text)
+    assert detection.language == "ko"
+    assert detection.method == "script"
+
+
+@pytest.mark.parametrize(
+    "text", ["ok?", "VPN", "https://docs.example.com/vpn", "👍", "<@U123>", "SSO MFA"]
+)
+def test_short_or_ambiguous_messages_use_the_hint_then_the_default(
+    detector: LanguageDetector, text: str
+) -> None:
+    assert detector.detect(text, hint="ja").language == "ja"
+    assert detector.detect(text, hint="ja").method == "hint"
+    assert detector.detect(text).language == "en"
+    assert detector.detect(text).method == "default"
+
+
+def test_a_hint_outside_the_configured_languages_is_ignored(detector: LanguageDetector) -> None:
+    assert detector.detect("ok", hint="xx").language == "en"
+
+
+def test_han_only_text_is_japanese_when_chinese_is_not_configured() -> None:
+    detector = LanguageDetector(languages=["en", "ja"], default="en")
+    assert detector.detect("経費精算").language == "ja"
