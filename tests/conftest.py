@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings, load_settings
+from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,3 +91,19 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bedrock: FakeBedroc
 def settings(aws_env: Path, sample_index: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("INDEX_URI", str(sample_index))
     return load_settings()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """moto in server mode on loopback, shared by the session (tables are uniquely named)."""
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def state_table(moto_server: MotoServer) -> Iterator[str]:
+    """A fresh state table with the CDK stack's schema on the moto server; yields its name."""
+    name = f"dualnova-state-{uuid.uuid4().hex[:12]}"
+    moto_server.create_state_table(name)
+    yield name
+    moto_server.delete_table(name)

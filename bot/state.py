@@ -1,0 +1,504 @@
+"""Small shared state for the Slack app: event dedupe, thread membership, feedback, shared
+answers, user preferences and (later) budgets.
+
+Two implementations of one `StateStore` protocol: `MemoryStateStore` for a single process
+(tests, local runs) and `DynamoStateStore` for several tasks sharing one table. Both honour
+TTLs by an injected clock, so "five minutes later" is a clock step in tests, not a sleep.
+
+Table layout (pk S, sk S, TTL attribute ``expires_at`` N, epoch seconds; the CDK stack owns it)::
+
+    point item      pk = "{kind}#{key}"  sk = "_"                        v = JSON, c:{field} = N
+    claim           pk = "claim#{key}"   sk = "_"                        owner, at
+    listable item   pk = "{kind}"        sk = "{at:017.6f}#{seq}{random}" v = JSON
+
+DynamoDB deletes expired items lazily (up to days later), so every read filters on
+``expires_at`` itself and a claim may take over an expired one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+import boto3
+from botocore import xform_name
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.config import Settings
+from bot.errors import AccessDenied, DualnovaError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DynamoStateStore",
+    "MemoryStateStore",
+    "StateAccessDenied",
+    "StateError",
+    "StateStore",
+    "build_state_store",
+]
+
+Clock = Callable[[], float]
+Record = dict[str, Any]
+
+_COUNTER_PREFIX = "c:"
+_PRUNE_EVERY_S = 60.0
+
+
+class StateError(DualnovaError):
+    """The state table could not be used; the message names the table and what to fix."""
+
+
+class StateAccessDenied(StateError, AccessDenied):
+    """AWS refused a state-table action; the message names the permission and the table ARN."""
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Key/value, claim, append-only list and counter operations with TTLs."""
+
+    async def claim(self, key: str, *, ttl_s: int, owner: str = "") -> bool:
+        """Atomically claim `key` for ttl_s seconds; True for the first claimer only (until it
+        expires). Used for event dedupe: keys like 'event:Ev123' and
+        'msg:C1:1700000000.000100', kept >= 1 hour."""
+        ...
+
+    async def put(
+        self, kind: str, key: str, value: dict[str, Any], *, ttl_s: int | None = None
+    ) -> None:
+        """Store `value` (JSON-serialisable) under (kind, key), replacing what was there."""
+        ...
+
+    async def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        """The stored value (plus any `incr` counters), or None when absent or expired."""
+        ...
+
+    async def delete(self, kind: str, key: str) -> None:
+        """Remove (kind, key); absent is fine."""
+        ...
+
+    async def append(self, kind: str, value: dict[str, Any], *, ttl_s: int | None = None) -> None:
+        """Add a record to a listable kind (feedback, gaps): key generated (time-sortable +
+        random)."""
+        ...
+
+    async def list(
+        self, kind: str, *, since: float | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Records of a listable kind, oldest first, optionally only those appended at/after
+        `since` (epoch seconds). Each record includes '_at' (epoch float) and '_id'."""
+        ...
+
+    async def incr(
+        self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
+    ) -> float:
+        """Atomic counter (for budgets later); returns the new value. `ttl_s` (re)sets the
+        item's expiry; an expired counter starts again from zero."""
+        ...
+
+
+# --- shared helpers ------------------------------------------------------------------------
+
+
+def _expiry(now: float, ttl_s: int | None) -> int | None:
+    # Whole seconds, rounded up: DynamoDB TTL wants epoch seconds, and a dedupe key kept a
+    # fraction of a second too long is harmless while one dropped early is a double reply.
+    return None if ttl_s is None else math.ceil(now + ttl_s)
+
+
+def _alive(expires_at: float | None, now: float) -> bool:
+    return expires_at is None or expires_at >= now
+
+
+def _as_json(value: dict[str, Any]) -> str:
+    if not isinstance(value, dict):
+        raise TypeError(f"state values are dicts, got {type(value).__name__}")
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _sort_key_prefix(at: float) -> str:
+    # Fixed width, so string order is time order (ten integer digits: good until 2286).
+    return f"{max(at, 0.0):017.6f}"
+
+
+class _ListKeys:
+    """Time-sortable list keys: ``{at}#{seq}{random}``. The per-store sequence keeps records
+    appended at the same clock reading in append order; the random part keeps two processes'
+    keys apart."""
+
+    def __init__(self) -> None:
+        self._seq = itertools.count()
+
+    def next(self, at: float) -> str:
+        return f"{_sort_key_prefix(at)}#{next(self._seq) % 16**8:08x}{secrets.token_hex(6)}"
+
+
+def _at_of(sort_key: str) -> float:
+    return float(sort_key.partition("#")[0])
+
+
+# --- in memory -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    value: dict[str, Any]
+    expires_at: int | None
+    counters: dict[str, float] = field(default_factory=dict)
+
+
+class MemoryStateStore:
+    """One process's state, in dicts behind an asyncio lock. Values are copied through JSON
+    on the way in and out, as DynamoDB would, so callers never share mutable state with it."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._claims: dict[str, tuple[int, str]] = {}
+        self._items: dict[tuple[str, str], _Entry] = {}
+        self._lists: dict[str, dict[str, _Entry]] = {}
+        self._keys = _ListKeys()
+        self._pruned_at = clock()
+
+    async def claim(self, key: str, *, ttl_s: int, owner: str = "") -> bool:
+        async with self._lock:
+            now = self._now()
+            held = self._claims.get(key)
+            if held is not None and _alive(held[0], now):
+                return False
+            self._claims[key] = (math.ceil(now + ttl_s), owner)
+            return True
+
+    async def put(
+        self, kind: str, key: str, value: dict[str, Any], *, ttl_s: int | None = None
+    ) -> None:
+        stored = json.loads(_as_json(value))
+        async with self._lock:
+            self._items[(kind, key)] = _Entry(stored, _expiry(self._now(), ttl_s))
+
+    async def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        async with self._lock:
+            entry = self._items.get((kind, key))
+            if entry is None or not _alive(entry.expires_at, self._now()):
+                return None
+            return {**json.loads(_as_json(entry.value)), **entry.counters}
+
+    async def delete(self, kind: str, key: str) -> None:
+        async with self._lock:
+            self._items.pop((kind, key), None)
+
+    async def append(self, kind: str, value: dict[str, Any], *, ttl_s: int | None = None) -> None:
+        stored = json.loads(_as_json(value))
+        async with self._lock:
+            now = self._now()
+            sort_key = self._keys.next(now)
+            self._lists.setdefault(kind, {})[sort_key] = _Entry(stored, _expiry(now, ttl_s))
+
+    async def list(
+        self, kind: str, *, since: float | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        floor = _sort_key_prefix(since) if since is not None else ""
+        async with self._lock:
+            now = self._now()
+            records = self._lists.get(kind, {})
+            out: list[Record] = []
+            for sort_key in sorted(records):
+                if len(out) >= limit:
+                    break
+                entry = records[sort_key]
+                if sort_key >= floor and _alive(entry.expires_at, now):
+                    out.append({**json.loads(_as_json(entry.value)), **_list_meta(sort_key)})
+            return out
+
+    async def incr(
+        self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
+    ) -> float:
+        async with self._lock:
+            now = self._now()
+            entry = self._items.get((kind, key))
+            if entry is None or not _alive(entry.expires_at, now):
+                entry = self._items[(kind, key)] = _Entry({}, None)
+            entry.counters[field] = float(entry.counters.get(field, 0.0) + amount)
+            if ttl_s is not None:
+                entry.expires_at = _expiry(now, ttl_s)
+            return entry.counters[field]
+
+    def _now(self) -> float:
+        """The clock reading; drops expired entries once a minute (caller holds the lock)."""
+        now = self._clock()
+        if now - self._pruned_at >= _PRUNE_EVERY_S:
+            self._pruned_at = now
+            self._claims = {k: v for k, v in self._claims.items() if _alive(v[0], now)}
+            self._items = {k: e for k, e in self._items.items() if _alive(e.expires_at, now)}
+            for kind, records in list(self._lists.items()):
+                kept = {k: e for k, e in records.items() if _alive(e.expires_at, now)}
+                if kept:
+                    self._lists[kind] = kept
+                else:
+                    del self._lists[kind]
+        return now
+
+
+def _list_meta(sort_key: str) -> Record:
+    return {"_at": _at_of(sort_key), "_id": sort_key}
+
+
+# --- DynamoDB ------------------------------------------------------------------------------
+
+
+class _ConditionFailed(Exception):
+    """ConditionalCheckFailedException: an expected outcome, handled by the caller."""
+
+
+_DENIED = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+}
+_BAD_CREDENTIALS = _DENIED - {"AccessDeniedException", "AccessDenied"}
+_THROTTLED = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+}
+_ACCOUNT_IN_ARN = re.compile(r"arn:aws[\w-]*:(?:iam|sts|dynamodb):[\w-]*:(\d{12}):")
+
+
+class DynamoStateStore:
+    """State in one DynamoDB table shared by every task of the app (see the module doc for the
+    item layout). The boto3 client is sync and thread safe: calls run in worker threads."""
+
+    def __init__(self, *, table_name: str, client: Any, clock: Clock = time.time) -> None:
+        self.table_name = table_name
+        self.client = client
+        self._clock = clock
+        self._keys = _ListKeys()
+
+    async def claim(self, key: str, *, ttl_s: int, owner: str = "") -> bool:
+        now = self._clock()
+        item = {
+            "pk": {"S": f"claim#{key}"},
+            "sk": {"S": "_"},
+            "expires_at": {"N": str(math.ceil(now + ttl_s))},
+            "at": {"N": _number(now)},
+            "owner": {"S": owner},
+        }
+        try:
+            await self._call(
+                "PutItem",
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": {"N": _number(now)}},
+            )
+        except _ConditionFailed:
+            return False
+        return True
+
+    async def put(
+        self, kind: str, key: str, value: dict[str, Any], *, ttl_s: int | None = None
+    ) -> None:
+        item = {"pk": {"S": f"{kind}#{key}"}, "sk": {"S": "_"}, "v": {"S": _as_json(value)}}
+        expires_at = _expiry(self._clock(), ttl_s)
+        if expires_at is not None:
+            item["expires_at"] = {"N": str(expires_at)}
+        await self._call("PutItem", Item=item)
+
+    async def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        reply = await self._call("GetItem", Key=_point_key(kind, key), ConsistentRead=True)
+        item = reply.get("Item")
+        if item is None or not _alive(_expires_at(item), self._clock()):
+            return None
+        value: Record = json.loads(item["v"]["S"]) if "v" in item else {}
+        for name, attribute in item.items():
+            if name.startswith(_COUNTER_PREFIX) and "N" in attribute:
+                value[name.removeprefix(_COUNTER_PREFIX)] = float(Decimal(attribute["N"]))
+        return value
+
+    async def delete(self, kind: str, key: str) -> None:
+        await self._call("DeleteItem", Key=_point_key(kind, key))
+
+    async def append(self, kind: str, value: dict[str, Any], *, ttl_s: int | None = None) -> None:
+        now = self._clock()
+        item = {"pk": {"S": kind}, "sk": {"S": self._keys.next(now)}, "v": {"S": _as_json(value)}}
+        expires_at = _expiry(now, ttl_s)
+        if expires_at is not None:
+            item["expires_at"] = {"N": str(expires_at)}
+        await self._call("PutItem", Item=item)
+
+    async def list(
+        self, kind: str, *, since: float | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        if limit <= 0:
+            return []
+        condition, values = "pk = :pk", {":pk": {"S": kind}}
+        if since is not None:
+            condition += " AND sk >= :since"
+            values[":since"] = {"S": _sort_key_prefix(since)}
+        values[":now"] = {"N": _number(self._clock())}
+        query: Record = {
+            "KeyConditionExpression": condition,
+            "FilterExpression": "attribute_not_exists(expires_at) OR expires_at >= :now",
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        out: list[Record] = []
+        while len(out) < limit:
+            reply = await self._call("Query", **query)
+            for item in reply.get("Items", []):
+                sort_key = item["sk"]["S"]
+                out.append({**json.loads(item["v"]["S"]), **_list_meta(sort_key)})
+            if "LastEvaluatedKey" not in reply:
+                break
+            query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+        return out[:limit]
+
+    async def incr(
+        self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
+    ) -> float:
+        attribute = _COUNTER_PREFIX + field
+        # A counter past its expiry (not yet swept by TTL) must restart at zero, not carry on:
+        # ADD only to a live item; otherwise replace the expired one, and if another task
+        # replaced it first, ADD to theirs.
+        for _ in range(5):
+            now = self._clock()
+            expires_at = _expiry(now, ttl_s)
+            values: Record = {":amount": {"N": _number(amount)}, ":now": {"N": _number(now)}}
+            update = "ADD #f :amount"
+            if expires_at is not None:
+                update += " SET expires_at = :exp"
+                values[":exp"] = {"N": str(expires_at)}
+            try:
+                reply = await self._call(
+                    "UpdateItem",
+                    Key=_point_key(kind, key),
+                    UpdateExpression=update,
+                    ConditionExpression="attribute_not_exists(expires_at) OR expires_at >= :now",
+                    ExpressionAttributeNames={"#f": attribute},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="UPDATED_NEW",
+                )
+                return float(Decimal(reply["Attributes"][attribute]["N"]))
+            except _ConditionFailed:
+                pass
+            fresh = {**_point_key(kind, key), attribute: {"N": _number(amount)}}
+            if expires_at is not None:
+                fresh["expires_at"] = {"N": str(expires_at)}
+            try:
+                await self._call(
+                    "PutItem",
+                    Item=fresh,
+                    ConditionExpression="expires_at < :now",
+                    ExpressionAttributeValues={":now": {"N": _number(now)}},
+                )
+                return float(amount)
+            except _ConditionFailed:
+                continue
+        raise StateError(f"state table {self.table_name}: counter {kind}/{key} kept changing")
+
+    # boto3 boundary ----------------------------------------------------------------------
+
+    async def _call(self, operation: str, **kwargs: Any) -> Any:
+        method = getattr(self.client, xform_name(operation))
+        try:
+            return await asyncio.to_thread(method, TableName=self.table_name, **kwargs)
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise _ConditionFailed from None
+            raise self._translate(exc, operation) from exc
+        except BotoCoreError as exc:
+            raise StateError(
+                f"state table {self.table_name}: {operation} could not reach DynamoDB "
+                f"({exc.__class__.__name__})"
+            ) from exc
+
+    def _translate(self, exc: ClientError, operation: str) -> StateError:
+        code = _code(exc)
+        region = self.client.meta.region_name
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _BAD_CREDENTIALS:
+            return StateAccessDenied(
+                f"state table {self.table_name}: AWS rejected the credentials ({code}); "
+                "check the task role or AWS_* credentials"
+            )
+        if code in _DENIED or status == 403:
+            return StateAccessDenied(
+                f"state table {self.table_name}: access denied; allow dynamodb:{operation} on "
+                f"{self._table_arn(region, str(exc))}"
+            )
+        if code == "ResourceNotFoundException":
+            return StateError(
+                f"STATE_TABLE {self.table_name} does not exist in {region}; deploy the stack "
+                "or fix STATE_TABLE / AWS_REGION"
+            )
+        if code in _THROTTLED:
+            return StateError(f"state table {self.table_name}: {operation} throttled ({code})")
+        return StateError(f"state table {self.table_name}: {operation} failed ({code or status})")
+
+    def _table_arn(self, region: str, message: str) -> str:
+        partition = (
+            "aws-cn"
+            if region.startswith("cn-")
+            else "aws-us-gov"
+            if region.startswith("us-gov-")
+            else "aws"
+        )
+        # The denial names the caller (and, on AWS, the resource): both carry the account id.
+        found = _ACCOUNT_IN_ARN.search(message)
+        account = found.group(1) if found else "ACCOUNT"
+        return f"arn:{partition}:dynamodb:{region}:{account}:table/{self.table_name}"
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _number(value: float) -> str:
+    # repr keeps every digit of a float; DynamoDB numbers take up to 38 significant digits.
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+def _point_key(kind: str, key: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": f"{kind}#{key}"}, "sk": {"S": "_"}}
+
+
+def _expires_at(item: Record) -> float | None:
+    attribute = item.get("expires_at")
+    return float(Decimal(attribute["N"])) if attribute and "N" in attribute else None
+
+
+# --- wiring --------------------------------------------------------------------------------
+
+
+def build_state_store(settings: Settings) -> StateStore:
+    """Memory when STATE_TABLE is unset (one process), else DynamoDB. Does no I/O."""
+    if settings.state_table is None:
+        return MemoryStateStore()
+    config = Config(
+        # total_max_attempts counts the first try; dedupe must decide within Slack's patience.
+        retries={"mode": "standard", "total_max_attempts": 3},
+        connect_timeout=3,
+        read_timeout=5,
+        user_agent_extra="dualnova",
+    )
+    client = boto3.client(
+        "dynamodb",
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url_dynamodb,
+        config=config,
+    )
+    return DynamoStateStore(table_name=settings.state_table, client=client)
