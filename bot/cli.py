@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
     sub.add_parser("doctor", help="check configuration, credentials, model access and the index")
+    sub.add_parser("serve", help="run the Slack bot (Socket Mode)")
+    sub.add_parser(
+        "health", help="exit 0 only while `serve` is connected to Slack (container health check)"
+    )
+    sub.add_parser("manifest", help="print the Slack app manifest (JSON)")
     return parser
 
 
@@ -57,10 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(
-            level=settings.log_level if args.command != "ask" else "WARNING",
-            fmt=settings.log_format,
-        )
+        quiet = args.command in ("ask", "health", "manifest")
+        configure_logging(level="WARNING" if quiet else settings.log_level, fmt=settings.log_format)
         if args.command == "ask":
             return asyncio.run(_ask(settings, args))
         if args.command == "chat":
@@ -71,6 +74,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.doctor import run_doctor
 
             return run_doctor(settings)
+        if args.command == "serve":
+            from bot.slack.serve import serve
+
+            return asyncio.run(serve(settings))
+        if args.command == "health":
+            from bot.slack.serve import check_health
+
+            healthy, detail = check_health(settings.health_file)
+            print(detail)
+            return 0 if healthy else 1
+        if args.command == "manifest":
+            from bot.slack.manifest import manifest
+
+            print(json.dumps(manifest(), indent=2, ensure_ascii=False))
+            return 0
     except ConfigError as exc:
         print(f"dualnova: configuration error: {exc}", file=sys.stderr)
         return 2

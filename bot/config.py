@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     pro_model_id: str = "us.amazon.nova-pro-v1:0"
     embed_model_id: str = "amazon.titan-embed-text-v2:0"
     embed_dimensions: Literal[256, 512, 1024] = 512
+    answer_max_tokens: int = Field(default=1500, ge=64, le=10_000)
     bedrock_max_attempts: int = Field(default=3, ge=1, le=10)
     bedrock_read_timeout: float = Field(default=30.0, gt=0)
     aws_endpoint_url_s3: str | None = None
@@ -74,6 +75,11 @@ class Settings(BaseSettings):
 
     # Operation
     admin_user_ids: CommaList = Field(default_factory=list)
+    access_config: str | None = None
+    health_file: Path = Path("/tmp/dualnova-health.json")  # noqa: S108 - per-container, not shared
+    index_poll_seconds: float = Field(default=10.0, gt=0)
+    socket_ping_seconds: float = Field(default=10.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     state_table: str | None = None
     offline: bool = Field(default=False, validation_alias="DUALNOVA_OFFLINE")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

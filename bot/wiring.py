@@ -21,7 +21,6 @@ from retrieval.store import LocalIndexStore
 
 log = logging.getLogger(__name__)
 
-ANSWER_MAX_TOKENS = 1200
 CONDENSE_MAX_TOKENS = 300
 
 
@@ -85,7 +84,7 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
         )
         answerer = ProAnswerer(
             llm=converse_llm(
-                model_id=settings.pro_model_id, client=client, max_tokens=ANSWER_MAX_TOKENS
+                model_id=settings.pro_model_id, client=client, max_tokens=settings.answer_max_tokens
             ),
             model_id=settings.pro_model_id,
         )

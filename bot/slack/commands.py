@@ -1,0 +1,371 @@
+"""Slash commands and buttons: /ask (private, shareable), /ingest (admins), feedback, share."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shlex
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import DualnovaError
+from bot.messages import message
+from bot.models import Question
+from bot.slack.conversation import Conversation
+from bot.slack.inflight import InFlight
+from bot.slack.render import SafeStream, feedback_block, section_blocks, sources_block, to_mrkdwn
+from bot.state import StateStore
+from bot.wiring import Components
+
+log = logging.getLogger(__name__)
+
+Respond = Callable[..., Awaitable[Any]]
+SHARE_TTL_S = 24 * 3600
+PROGRESS_INTERVAL_S = 2.0
+
+
+@dataclass
+class IngestArgs:
+    source: str
+    collection: str = "public"
+    full: bool = False
+
+
+def parse_ingest(text: str, default_source: str) -> IngestArgs | str:
+    """`[status] | [SOURCE] [--full] [--collection NAME]`; returns a usage message on error."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        return "Usage: /ingest [SOURCE] [--full] [--collection NAME] | /ingest status"
+    args = IngestArgs(source=default_source)
+    rest = iter(words)
+    for word in rest:
+        if word == "--full":
+            args.full = True
+        elif word == "--collection":
+            args.collection = next(rest, "") or "public"
+        elif word.startswith("-"):
+            return f"Unknown option {word}. Usage: /ingest [SOURCE] [--full] [--collection NAME]"
+        else:
+            args.source = word
+    return args
+
+
+class Commands:
+    """Listener methods; Bolt injects arguments by parameter name (positional-or-keyword only)."""
+
+    def __init__(
+        self,
+        *,
+        components: Components,
+        conversation: Conversation,
+        state: StateStore,
+        inflight: InFlight,
+        visible: Callable[[str, str], frozenset[str]],
+    ) -> None:
+        self._c = components
+        self._conversation = conversation
+        self._state = state
+        self._inflight = inflight
+        self._visible = visible
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ingest_running = False
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        async def tracked() -> None:
+            async with self._inflight.track():
+                await coroutine
+
+        task = asyncio.create_task(tracked())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _language(self, client: AsyncWebClient, user: str, text: str = "") -> str:
+        hint = await self._conversation.user_language(client, user)
+        return self._c.detector.detect(text, hint=hint).language
+
+    # ---- /ask -------------------------------------------------------------------------------
+
+    async def ask(
+        self,
+        ack: Callable[..., Awaitable[Any]],
+        command: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
+        text = str(command.get("text") or "").strip()
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        language = await self._language(client, user, text)
+        if not text:
+            await ack(text=message("ask_usage", language))
+            return
+        await ack(text=message("working", language))
+        self._spawn(self._ask(text, user, channel, language, respond))
+
+    async def _ask(
+        self, text: str, user: str, channel: str, language: str, respond: Respond
+    ) -> None:
+        try:
+            question = Question(
+                text=text,
+                language_hint=language,
+                collections=self._visible(channel, user),
+                user_id=user,
+                channel_id=channel,
+            )
+            stream = await self._c.pipeline.answer(question)
+            safe = SafeStream()
+            body = "".join([safe.feed(chunk) async for chunk in stream]) + safe.flush()
+            answer = stream.result()
+            mrkdwn = to_mrkdwn(body)
+            sources = [b for b in [sources_block(answer.citations, answer.language)] if b]
+            shared_blocks = section_blocks(mrkdwn) + sources
+            share = {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "share_answer",
+                        "value": answer.question_id,
+                        "text": {
+                            "type": "plain_text",
+                            "text": message("share_button", answer.language),
+                        },
+                    }
+                ],
+            }
+            route = "translated" if answer.route.translated else "direct"
+            feedback = feedback_block(
+                question_id=answer.question_id, language=answer.language, route=route
+            )
+            await self._state.put(
+                "shared_answer",
+                answer.question_id,
+                {
+                    "channel": channel,
+                    "user": user,
+                    "language": answer.language,
+                    "text": mrkdwn,
+                    "blocks": shared_blocks,
+                },
+                ttl_s=SHARE_TTL_S,
+            )
+            await respond(
+                response_type="ephemeral",
+                replace_original=True,
+                text=mrkdwn,
+                blocks=[*shared_blocks, share, feedback][:50],
+            )
+        except Exception:
+            log.exception("/ask failed", extra={"channel": channel})
+            await respond(
+                response_type="ephemeral", replace_original=True, text=message("error", language)
+            )
+
+    async def share(
+        self,
+        ack: Callable[..., Awaitable[Any]],
+        body: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
+        await ack()
+        question_id = str(body["actions"][0].get("value") or "")
+        user = str(body["user"]["id"])
+        saved = await self._state.get("shared_answer", question_id)
+        if saved is None or saved.get("user") != user:
+            language = await self._language(client, user)
+            await respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=message("share_expired", language),
+            )
+            return
+        if not await self._state.claim(f"share:{question_id}", ttl_s=SHARE_TTL_S):
+            return  # a double click, or a redelivered action: posted once already
+        await client.chat_postMessage(
+            channel=saved["channel"], text=saved["text"], blocks=saved["blocks"]
+        )
+        await respond(
+            response_type="ephemeral",
+            replace_original=True,
+            text=message("shared", saved["language"]),
+        )
+
+    # ---- feedback ---------------------------------------------------------------------------
+
+    async def feedback(
+        self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], respond: Respond
+    ) -> None:
+        await ack()
+        action = body["actions"][0]
+        try:
+            value = json.loads(action.get("value") or "{}")
+        except ValueError:
+            value = {}
+        record = {
+            "question_id": value.get("q"),
+            "language": value.get("l"),
+            "route": value.get("r"),
+            "vote": "up" if action.get("action_id") == "feedback_up" else "down",
+            "user": body.get("user", {}).get("id"),
+            "channel": (body.get("channel") or {}).get("id"),
+        }
+        await self._state.append("feedback", record)
+        log.info("feedback recorded", extra={k: v for k, v in record.items() if k != "user"})
+        await respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=message("feedback_thanks", str(value.get("l") or "en")),
+        )
+
+    # ---- /ingest ----------------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        ack: Callable[..., Awaitable[Any]],
+        command: dict[str, Any],
+        respond: Respond,
+        client: AsyncWebClient,
+    ) -> None:
+        user, channel = str(command["user_id"]), str(command["channel_id"])
+        text = str(command.get("text") or "").strip()
+        if user not in self._c.settings.admin_user_ids:
+            language = await self._language(client, user, text)
+            await ack(text=message("not_admin", language, command="/ingest"))
+            return
+        if text == "status":
+            await ack(text=await self._status())
+            return
+        args = parse_ingest(text, self._c.settings.docs_source)
+        if isinstance(args, str):
+            await ack(text=args)
+            return
+        if self._ingest_running:
+            await ack(
+                text="An ingest is already running in this task; `/ingest status` shows the last result."
+            )
+            return
+        await ack(text=f"Ingest of `{args.source}` started; progress follows in this channel.")
+        self._ingest_running = True
+        self._spawn(self._ingest(args, channel, user, client, respond))
+
+    async def _status(self) -> str:
+        last = await self._state.get("ingest", "last")
+        version = self._c.store.current_version()
+        lines = [f"Serving index version `{version}`." if version else "No index published yet."]
+        if self._ingest_running:
+            lines.append("An ingest is running now.")
+        if last:
+            lines.append(f"Last ingest ({last.get('finished', '?')}): {last.get('summary', '')}")
+        return "\n".join(lines)
+
+    async def _ingest(
+        self, args: IngestArgs, channel: str, user: str, client: AsyncWebClient, respond: Respond
+    ) -> None:
+        from retrieval.ingest import ingest
+        from retrieval.sources import open_source
+
+        progress = _Progress(
+            client=client, channel=channel, respond=respond, title=f"Ingest of `{args.source}`"
+        )
+        loop = asyncio.get_running_loop()
+
+        def report_progress(stage: str, done: int, total: int) -> None:  # runs in the ingest thread
+            loop.call_soon_threadsafe(progress.set, stage, done, total)
+
+        try:
+            await progress.start()
+            detector = self._c.detector
+            report = await asyncio.to_thread(
+                ingest,
+                source=open_source(args.source),
+                store=self._c.store,
+                embedder=self._c.embedder,
+                detect_language=lambda text: detector.detect(text).language,
+                collection=args.collection,
+                full=args.full,
+                progress=report_progress,
+            )
+            if report.published:
+                await asyncio.to_thread(self._c.index.refresh)
+            lines = [f"✅ {report.summary()}"]
+            lines += [f"• skipped `{s.key}`: {s.reason}" for s in report.skipped[:15]]
+            if len(report.skipped) > 15:
+                lines.append(f"• … and {len(report.skipped) - 15} more skipped")
+            summary = "\n".join(lines)
+            await self._state.put(
+                "ingest",
+                "last",
+                {
+                    "summary": report.summary(),
+                    "by": user,
+                    "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                },
+            )
+        except DualnovaError as exc:
+            summary = f"❌ Ingest failed: {exc}"
+        except Exception:
+            log.exception("ingest failed")
+            summary = "❌ Ingest failed unexpectedly; the published index was left as it was. See the logs."
+        finally:
+            self._ingest_running = False
+        await progress.finish(summary)
+
+
+class _Progress:
+    """One progress message, edited at most every couple of seconds."""
+
+    def __init__(
+        self, *, client: AsyncWebClient, channel: str, respond: Respond, title: str
+    ) -> None:
+        self._client, self._channel, self._respond, self._title = client, channel, respond, title
+        self._ts: str | None = None
+        self._state: tuple[str, int, int] | None = None
+        self._shown: tuple[str, int, int] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    def set(self, stage: str, done: int, total: int) -> None:
+        self._state = (stage, done, total)
+
+    def _text(self) -> str:
+        if self._state is None:
+            return f"⏳ {self._title}: listing documents…"
+        stage, done, total = self._state
+        what = "documents loaded" if stage == "load" else "chunks embedded"
+        return f"⏳ {self._title}: {done}/{total} {what}…"
+
+    async def start(self) -> None:
+        try:
+            response = await self._client.chat_postMessage(channel=self._channel, text=self._text())
+            self._ts = str(response["ts"])
+            self._ticker = asyncio.create_task(self._tick())
+        except SlackApiError as exc:  # not in the channel: fall back to the command's response_url
+            log.info("progress message not posted", extra={"error": exc.response.get("error")})
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL_S)
+            if self._state != self._shown and self._ts:
+                self._shown = self._state
+                try:
+                    await self._client.chat_update(
+                        channel=self._channel, ts=self._ts, text=self._text()
+                    )
+                except SlackApiError as exc:
+                    log.info("progress update failed", extra={"error": exc.response.get("error")})
+
+    async def finish(self, summary: str) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+        text = f"{self._title}\n{summary}"
+        if self._ts:
+            await self._client.chat_update(channel=self._channel, ts=self._ts, text=text)
+        else:
+            await self._respond(response_type="ephemeral", text=text)

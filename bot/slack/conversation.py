@@ -1,0 +1,274 @@
+"""Answering a question asked in Slack: mention, DM, thread follow-up or assistant thread.
+
+Listeners are thin; this is where an event becomes a `Question`, goes through the pipeline
+and is delivered. It is never silent: a sign of work first (👀 or the assistant status),
+then the answer or one sentence in the asker's language, and the sign is always cleared.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.language import LanguageDetector
+from bot.messages import message
+from bot.models import Question, Turn
+from bot.pipeline import AnswerStream, Pipeline
+from bot.slack.access import AccessPolicy
+from bot.slack.delivery import Target, deliver
+from bot.slack.inflight import InFlight
+from bot.slack.render import feedback_block, sources_block
+from bot.state import StateStore
+
+log = logging.getLogger(__name__)
+
+WORKING_REACTION = "eyes"
+DEDUPE_TTL_S = 2 * 3600  # Slack redelivers for minutes; keep keys well past that
+THREAD_TTL_S = 30 * 24 * 3600
+HISTORY_LIMIT = 40
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+SetStatus = Callable[[str], Awaitable[Any]]
+
+
+def locale_language(locale: str | None) -> str | None:
+    return locale.split("-")[0].split("_")[0].lower() if locale else None
+
+
+def strip_mentions(text: str) -> str:
+    return _MENTION.sub(" ", text or "").strip()
+
+
+@dataclass
+class Asked:
+    """A question as Slack delivered it."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None
+    user: str
+    team: str | None
+    text: str
+    kind: str  # "mention" | "dm" | "thread" | "assistant"
+    event_id: str | None = None
+
+
+class Conversation:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pipeline: Pipeline,
+        detector: LanguageDetector,
+        state: StateStore,
+        access: AccessPolicy,
+        inflight: InFlight,
+    ) -> None:
+        self._settings = settings
+        self._pipeline = pipeline
+        self._detector = detector
+        self._state = state
+        self._access = access
+        self._inflight = inflight
+        self._locales: dict[str, tuple[float, str | None]] = {}
+
+    async def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
+        return await self._state.get("thread", f"{channel}:{thread_ts}") is not None
+
+    async def user_language(self, client: AsyncWebClient, user: str | None) -> str | None:
+        """The user's Slack locale as a language code (cached for an hour)."""
+        if not user:
+            return None
+        cached = self._locales.get(user)
+        if cached and time.monotonic() - cached[0] < 3600:
+            return cached[1]
+        language = None
+        try:
+            response = await client.users_info(user=user, include_locale=True)
+            language = locale_language(str((response.get("user") or {}).get("locale") or ""))
+        except SlackApiError as exc:
+            log.warning("users.info failed", extra={"error": exc.response.get("error")})
+        self._locales[user] = (time.monotonic(), language)
+        return language
+
+    async def answer(
+        self,
+        *,
+        client: AsyncWebClient,
+        asked: Asked,
+        bot_user_id: str | None,
+        set_status: SetStatus | None = None,
+    ) -> None:
+        # Redeliveries carry the same event_id; a mention also arrives as a `message` event
+        # with another id but the same (channel, ts). Either key seen before -> already handled.
+        if asked.event_id and not await self._state.claim(
+            f"event:{asked.event_id}", ttl_s=DEDUPE_TTL_S
+        ):
+            return
+        if not await self._state.claim(f"msg:{asked.channel}:{asked.ts}", ttl_s=DEDUPE_TTL_S):
+            return
+        async with self._inflight.track():
+            await self._answer(
+                client=client, asked=asked, bot_user_id=bot_user_id, set_status=set_status
+            )
+
+    async def _answer(
+        self,
+        *,
+        client: AsyncWebClient,
+        asked: Asked,
+        bot_user_id: str | None,
+        set_status: SetStatus | None,
+    ) -> None:
+        started = time.perf_counter()
+        thread_ts = asked.thread_ts or asked.ts
+        text = strip_mentions(asked.text)
+        language = self._detector.detect(text).language
+        await self._show_working(client, asked, set_status, language)
+        stream: AnswerStream | None = None
+        try:
+            history = await self._history(client, asked, bot_user_id) if asked.thread_ts else ()
+            hint = self._thread_language(history) or await self.user_language(client, asked.user)
+            language = self._detector.detect(text, hint=hint).language
+            question = Question(
+                text=text,
+                history=history,
+                language_hint=hint,
+                collections=self._access.visible(
+                    channel_id=asked.channel,
+                    user_id=asked.user,
+                    is_dm=asked.channel.startswith("D"),
+                ),
+                user_id=asked.user,
+                channel_id=asked.channel,
+                thread_ts=thread_ts,
+            )
+            stream = await self._pipeline.answer(question)
+            current = stream
+
+            def footer() -> list[dict[str, Any]]:
+                answer = current.result()
+                blocks = [b for b in [sources_block(answer.citations, answer.language)] if b]
+                if answer.status in ("answered", "incomplete", "offline", "not_found"):
+                    route = "translated" if answer.route.translated else "direct"
+                    blocks.append(
+                        feedback_block(
+                            question_id=answer.question_id, language=answer.language, route=route
+                        )
+                    )
+                return blocks
+
+            await deliver(
+                client=client,
+                target=Target(asked.channel, thread_ts, asked.user, asked.team),
+                chunks=aiter(stream),
+                footer=footer,
+            )
+            await self._state.put(
+                "thread", f"{asked.channel}:{thread_ts}", {"by": asked.kind}, ttl_s=THREAD_TTL_S
+            )
+            self._log_answer(asked, stream, started)
+        except Exception:
+            log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
+            await self._say_failure(
+                client, asked.channel, thread_ts, stream.language if stream else language
+            )
+        finally:
+            await self._clear_working(client, asked, set_status)
+
+    async def _history(
+        self, client: AsyncWebClient, asked: Asked, bot_user_id: str | None
+    ) -> tuple[Turn, ...]:
+        try:
+            response = await client.conversations_replies(
+                channel=asked.channel, ts=asked.thread_ts or asked.ts, limit=HISTORY_LIMIT
+            )
+        except SlackApiError as exc:
+            log.warning("conversations.replies failed", extra={"error": exc.response.get("error")})
+            return ()
+        turns = []
+        for item in response.get("messages") or []:
+            if item.get("ts") == asked.ts:
+                continue
+            from_bot = bool(item.get("bot_id")) or (
+                bot_user_id is not None and item.get("user") == bot_user_id
+            )
+            body = strip_mentions(str(item.get("text") or ""))
+            if body:
+                turns.append(Turn(role="assistant" if from_bot else "user", text=body[:4000]))
+        return tuple(turns)
+
+    def _thread_language(self, history: tuple[Turn, ...]) -> str | None:
+        for turn in reversed(history):
+            if turn.role == "user":
+                detection = self._detector.detect(turn.text)
+                if detection.method in ("script", "model"):
+                    return detection.language
+        return None
+
+    async def _show_working(
+        self, client: AsyncWebClient, asked: Asked, set_status: SetStatus | None, language: str
+    ) -> None:
+        try:
+            if set_status is not None:
+                await set_status(message("working", language))
+            else:
+                await client.reactions_add(
+                    channel=asked.channel, timestamp=asked.ts, name=WORKING_REACTION
+                )
+        except SlackApiError as exc:
+            log.warning(
+                "could not show the working sign", extra={"error": exc.response.get("error")}
+            )
+
+    async def _clear_working(
+        self, client: AsyncWebClient, asked: Asked, set_status: SetStatus | None
+    ) -> None:
+        try:
+            if set_status is not None:
+                await set_status("")
+            else:
+                await client.reactions_remove(
+                    channel=asked.channel, timestamp=asked.ts, name=WORKING_REACTION
+                )
+        except SlackApiError as exc:
+            log.info("could not clear the working sign", extra={"error": exc.response.get("error")})
+
+    async def _say_failure(
+        self, client: AsyncWebClient, channel: str, thread_ts: str, language: str
+    ) -> None:
+        try:
+            await client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=message("error", language)
+            )
+        except SlackApiError as exc:
+            log.error(
+                "could not post the failure message", extra={"error": exc.response.get("error")}
+            )
+
+    def _log_answer(self, asked: Asked, stream: AnswerStream, started: float) -> None:
+        answer = stream.result()
+        calls = answer.route.calls
+        log.info(
+            "question answered",
+            extra={
+                "question_id": answer.question_id,
+                "channel": asked.channel,
+                "kind": asked.kind,
+                "language": answer.language,
+                "status": answer.status,
+                "latency_ms": round((time.perf_counter() - started) * 1000),
+                "model_calls": [f"{c.purpose}:{c.model}" for c in calls],
+                "input_tokens": sum(c.input_tokens for c in calls),
+                "output_tokens": sum(c.output_tokens for c in calls),
+                "cache_read_tokens": sum(c.cache_read_tokens for c in calls),
+            },
+        )

@@ -1,0 +1,157 @@
+"""Safe rendering: model output and document text can never ping anyone or hide a link.
+
+Slack parses `<!channel>`, `<@U123>`, `<#C1>` and `<url|label>` in message text, and
+markdown renders `[label](url)`. Everything text-shaped we post goes through `neutralize`:
+special sequences become visible, inert text, and `& < >` are escaped, so whatever the model
+or a document says is shown, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bot.messages import message
+from bot.models import Citation
+
+WORD_JOINER = "\u2060"  # invisible; breaks "@channel" so Slack cannot parse it
+
+_ANGLE = re.compile(r"<([^<>\n]{1,500})>")
+_MD_LINK = re.compile(r"\[([^\[\]\n]{0,300})\]\((\S{1,1000}?)\)")
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+SECTION_LIMIT = 2900  # Slack: 3,000 characters per section text
+MAX_SOURCES = 5
+
+
+def _angle(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    target, _, label = inner.partition("|")
+    if target.startswith(("!subteam^",)):
+        return "@" + WORD_JOINER + (label.lstrip("@") or "group")
+    if target.startswith("!"):
+        return "@" + WORD_JOINER + (label or target[1:].split("^")[0])
+    if target.startswith("@"):
+        return "@" + WORD_JOINER + (label or target[1:])
+    if target.startswith("#"):
+        return "#" + (label or target[1:])
+    if not re.match(r"[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):
+        return match.group(0)  # not Slack syntax: shown as typed (escaped below)
+    if label and label != target:
+        return f"{label} ({target})"
+    return target
+
+
+def _md_link(match: re.Match[str]) -> str:
+    label, url = match.group(1), match.group(2)
+    return url if not label or label == url else f"{label} ({url})"
+
+
+def neutralize(text: str) -> str:
+    """Inert, escaped text: no mentions, no broadcasts, no links whose label hides the URL."""
+    text = _ANGLE.sub(_angle, text)
+    text = _MD_LINK.sub(_md_link, text)
+    text = _BROADCAST.sub(lambda m: "@" + WORD_JOINER + m.group(1), text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_mrkdwn(markdown: str) -> str:
+    """Standard markdown (what streaming renders) to Slack mrkdwn (postMessage/update)."""
+    return _BOLD.sub(r"*\1*", markdown)
+
+
+class SafeStream:
+    """Neutralizes streamed text, holding back a tail that might be half of a special sequence.
+
+    A `<` without its `>`, a `[label](` without `)`, or a trailing `@chan` could be completed by
+    the next delta; they wait (bounded) so the sequence is judged whole.
+    """
+
+    HOLD_LIMIT = 600
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, delta: str) -> str:
+        self._pending += delta
+        cut = self._safe_cut(self._pending)
+        ready, self._pending = self._pending[:cut], self._pending[cut:]
+        return neutralize(ready) if ready else ""
+
+    def flush(self) -> str:
+        ready, self._pending = self._pending, ""
+        return neutralize(ready) if ready else ""
+
+    def _safe_cut(self, text: str) -> int:
+        cut = len(text)
+        open_angle = text.rfind("<")
+        if open_angle != -1 and ">" not in text[open_angle:]:
+            cut = min(cut, open_angle)
+        open_bracket = text.rfind("[")
+        if open_bracket != -1 and not re.search(r"\]\([^)]*\)|\][^(]", text[open_bracket:]):
+            cut = min(cut, open_bracket)
+        tail = re.search(r"@\w*$", text)
+        if tail:
+            cut = min(cut, tail.start())
+        if len(text) - cut > self.HOLD_LIMIT:
+            return len(text)
+        return cut
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split at paragraph, line or word boundaries into pieces of at most `limit` characters."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut < limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def sources_block(citations: Sequence[Citation], language: str) -> dict[str, Any] | None:
+    if not citations:
+        return None
+    lines = [
+        f"*[{c.number}]* {neutralize(c.title)} — `{neutralize(c.source)}`"
+        for c in citations[:MAX_SOURCES]
+    ]
+    text = f"*{message('sources', language)}*\n" + "\n".join(lines)
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
+
+
+def feedback_block(*, question_id: str, language: str, route: str) -> dict[str, Any]:
+    value = json.dumps({"q": question_id, "l": language, "r": route}, separators=(",", ":"))
+    return {
+        "type": "actions",
+        "block_id": f"feedback:{question_id}",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "feedback_up",
+                "text": {"type": "plain_text", "text": "👍", "emoji": True},
+                "value": value,
+            },
+            {
+                "type": "button",
+                "action_id": "feedback_down",
+                "text": {"type": "plain_text", "text": "👎", "emoji": True},
+                "value": value,
+            },
+        ],
+    }
+
+
+def section_blocks(mrkdwn: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+        for piece in split_text(mrkdwn, SECTION_LIMIT)
+    ]
