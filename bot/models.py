@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Purpose = Literal["condense", "translate", "answer", "companion", "draft", "embed", "probe"]
-Status = Literal["answered", "not_found", "offline", "incomplete", "failed", "empty"]
+Status = Literal["answered", "not_found", "offline", "incomplete", "failed", "empty", "refused"]
 
 #: The collection everything is ingested into unless told otherwise.
 PUBLIC_COLLECTION = "public"
@@ -98,6 +98,8 @@ class Answer(_Frozen):
     status: Status
     offline: bool = False
     notices: tuple[str, ...] = ()
+    #: Milliseconds per stage: detect, condense, retrieve, first_token, answer.
+    timings: tuple[tuple[str, float], ...] = ()
 
     def to_json_dict(self) -> dict[str, object]:
         """The `--json` shape of DESIGN.md."""
@@ -134,4 +136,5 @@ class Answer(_Frozen):
             },
             "offline": self.offline,
             "notices": list(self.notices),
+            "timings_ms": {stage: round(ms, 1) for stage, ms in self.timings},
         }

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.answer import ProAnswerer
 from bot.condense import MicroRouter, Routing
@@ -18,6 +20,26 @@ from bot.errors import IndexNotFound, ModelError, ModelThrottled, RetrievalError
 from bot.language import LanguageDetector
 from bot.messages import message
 from bot.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
+
+Timings = dict[str, float]
+
+
+class PipelineObserver(Protocol):
+    """Hooks around a question: budgets may refuse it; accounting sees every finished answer."""
+
+    async def admit(self, question: Question, language: str) -> str | None:
+        """None to go ahead, or the sentence (in `language`) to reply instead."""
+
+    async def finished(self, answer: Answer) -> None: ...
+
+
+class NoObserver:
+    async def admit(self, question: Question, language: str) -> str | None:
+        return None
+
+    async def finished(self, answer: Answer) -> None:
+        return None
+
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +70,8 @@ class AnswerStream:
         offline: bool = False,
         notices: Sequence[str] = (),
         generate: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
+        timings: Timings | None = None,
+        observer: PipelineObserver | None = None,
     ) -> None:
         self.question = question
         self.language = language
@@ -60,7 +84,10 @@ class AnswerStream:
         self._fixed_text = text
         self._generator = generate(self.record_call) if generate is not None else None
         self._parts: list[str] = []
-        self._done = generate is None
+        self._done = False
+        self.timings: Timings = dict(timings or {})
+        self._observer = observer or NoObserver()
+        self._started = time.perf_counter()
 
     def record_call(self, call: ModelCall) -> None:
         self._calls.append(call)
@@ -72,6 +99,8 @@ class AnswerStream:
         if self._generator is not None:
             try:
                 async for delta in self._generator:
+                    if "first_token" not in self.timings:
+                        self.timings["first_token"] = (time.perf_counter() - self._started) * 1000
                     self._parts.append(delta)
                     yield delta
             except StreamInterrupted:
@@ -86,7 +115,9 @@ class AnswerStream:
                 )
                 self._parts.append(failure)
                 yield failure
+            self.timings["answer"] = (time.perf_counter() - self._started) * 1000
         self._done = True
+        await self._observer.finished(self.result())
 
     @property
     def text(self) -> str:
@@ -127,6 +158,7 @@ class AnswerStream:
             status=self.status,
             offline=self.offline,
             notices=tuple(self.notices),
+            timings=tuple(self.timings.items()),
         )
 
 
@@ -141,6 +173,7 @@ class Pipeline:
         retriever: object,
         answerer: ProAnswerer | None,
         limits: PipelineLimits,
+        observer: PipelineObserver | None = None,
     ) -> None:
         from retrieval.retriever import Retriever
 
@@ -149,29 +182,56 @@ class Pipeline:
         self._retriever: Retriever = retriever  # type: ignore[assignment]
         self._answerer = answerer
         self._limits = limits
+        self.observer: PipelineObserver = observer or NoObserver()
 
     @property
     def offline(self) -> bool:
         return self._answerer is None
 
     async def answer(self, question: Question) -> AnswerStream:
+        timings: Timings = {}
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = (now - clock) * 1000
+            clock = now
+
+        def fixed(
+            text: str, route: Route, status: Status, notices: Sequence[str] = ()
+        ) -> AnswerStream:
+            return self._stream(
+                question,
+                _notice_prefix(notices) + text,
+                language,
+                route,
+                status,
+                timings=timings,
+                notices=notices,
+            )
+
         text = question.text.strip()
         language = self._detector.detect(text, hint=question.language_hint).language
-        empty_route = Route(standalone_question=text)
+        lap("detect")
         if not text:
-            return self._fixed(
-                question, message("empty_question", language), language, empty_route, "empty"
+            return fixed(
+                message("empty_question", language), Route(standalone_question=text), "empty"
             )
         notices = []
         if len(text) > self._limits.max_question_chars:
             text = text[: self._limits.max_question_chars]
             notices.append(message("truncated", language, limit=self._limits.max_question_chars))
+        refusal = await self.observer.admit(question, language)
+        if refusal is not None:
+            return fixed(refusal, Route(standalone_question=text), "refused", notices)
 
         routing = Routing(text, "question", False, None)
         if self._router is not None and self._answerer is not None:
             routing = await self._router.route(
                 question=text, language=language, history=question.history
             )
+        lap("condense")
         route = Route(
             standalone_question=routing.standalone_question,
             intent=routing.intent,
@@ -179,9 +239,7 @@ class Pipeline:
             calls=(routing.call,) if routing.call else (),
         )
         if routing.intent in ("greeting", "thanks"):
-            return self._fixed(
-                question, message("greeting", language), language, route, "answered", notices
-            )
+            return fixed(message("greeting", language), route, "answered", notices)
 
         try:
             passages = await self._retriever.retrieve(
@@ -190,34 +248,39 @@ class Pipeline:
                 top_k=self._limits.top_k,
             )
         except IndexNotFound:
-            return self._fixed(
-                question, message("no_index", language), language, route, "failed", notices
-            )
+            return fixed(message("no_index", language), route, "failed", notices)
         except RetrievalError as exc:
             log.error("retrieval failed", extra={"reason": str(exc)})
-            return self._fixed(
-                question, message("error", language), language, route, "failed", notices
-            )
+            return fixed(message("error", language), route, "failed", notices)
         except ModelError as exc:  # the query embedding
             key = "busy" if isinstance(exc, ModelThrottled) else "model_error"
-            return self._fixed(question, message(key, language), language, route, "failed", notices)
+            return fixed(message(key, language), route, "failed", notices)
+        lap("retrieve")
 
         if not passages:
-            return self._fixed(
-                question, message("not_found", language), language, route, "not_found", notices
-            )
+            return fixed(message("not_found", language), route, "not_found", notices)
         if self._answerer is None:
-            return self._offline(question, language, route, passages, notices)
+            return self._stream(
+                question,
+                _notice_prefix(notices) + _offline_text(passages, language),
+                language,
+                route,
+                "offline",
+                timings=timings,
+                notices=notices,
+                passages=passages[:OFFLINE_PASSAGES],
+            )
 
         answerer = self._answerer
-        return AnswerStream(
-            question=question,
-            text=_notice_prefix(notices),
-            language=language,
-            route=route,
-            passages=passages,
-            status="answered",
+        return self._stream(
+            question,
+            _notice_prefix(notices),
+            language,
+            route,
+            "answered",
+            timings=timings,
             notices=notices,
+            passages=passages,
             generate=lambda on_call: answerer.stream(
                 question=text,
                 language=language,
@@ -227,50 +290,42 @@ class Pipeline:
             ),
         )
 
-    def _fixed(
+    def _stream(
         self,
         question: Question,
         text: str,
         language: str,
         route: Route,
         status: Status,
-        notices: Sequence[str] = (),
+        *,
+        timings: Timings,
+        notices: Sequence[str],
+        passages: Sequence[Passage] = (),
+        generate: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
     ) -> AnswerStream:
         return AnswerStream(
             question=question,
-            text=_notice_prefix(notices) + text,
+            text=text,
             language=language,
             route=route,
+            passages=passages,
             status=status,
             offline=self.offline,
             notices=notices,
+            generate=generate,
+            timings=timings,
+            observer=self.observer,
         )
 
-    def _offline(
-        self,
-        question: Question,
-        language: str,
-        route: Route,
-        passages: list[Passage],
-        notices: Sequence[str],
-    ) -> AnswerStream:
-        shown = passages[:OFFLINE_PASSAGES]
-        lines = [f"_{message('offline_label', language)}_", ""]
-        for number, passage in enumerate(shown, 1):
-            quote = " ".join(passage.text.split())
-            if len(quote) > OFFLINE_QUOTE_CHARS:
-                quote = quote[:OFFLINE_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
-            lines.append(f"[{number}] *{passage.title}*\n> {quote}\n")
-        return AnswerStream(
-            question=question,
-            text=_notice_prefix(notices) + "\n".join(lines).rstrip(),
-            language=language,
-            route=route,
-            passages=shown,
-            status="offline",
-            offline=True,
-            notices=notices,
-        )
+
+def _offline_text(passages: Sequence[Passage], language: str) -> str:
+    lines = [f"_{message('offline_label', language)}_", ""]
+    for number, passage in enumerate(passages[:OFFLINE_PASSAGES], 1):
+        quote = " ".join(passage.text.split())
+        if len(quote) > OFFLINE_QUOTE_CHARS:
+            quote = quote[:OFFLINE_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+        lines.append(f"[{number}] *{passage.title}*\n> {quote}\n")
+    return "\n".join(lines).rstrip()
 
 
 def _notice_prefix(notices: Sequence[str]) -> str:

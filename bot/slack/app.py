@@ -14,6 +14,7 @@ from bot.messages import message, suggested_prompts
 from bot.slack.access import AccessPolicy
 from bot.slack.commands import Commands
 from bot.slack.conversation import Asked, Conversation
+from bot.slack.dualnova_command import DualnovaCommand
 from bot.slack.inflight import InFlight
 from bot.state import StateStore
 from bot.wiring import Components
@@ -149,6 +150,11 @@ def build_app(
             client=client, asked=_asked(body, event, kind), bot_user_id=context.bot_user_id
         )
 
+    dualnova = DualnovaCommand(
+        admins=set(components.settings.admin_user_ids),
+        user_language=commands.user_language,
+    )
+    app.command("/dualnova")(dualnova)
     app.command("/ask")(commands.ask)
     app.command("/ingest")(commands.ingest)
     app.action("share_answer")(commands.share)

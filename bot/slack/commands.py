@@ -86,7 +86,7 @@ class Commands:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _language(self, client: AsyncWebClient, user: str, text: str = "") -> str:
+    async def user_language(self, client: AsyncWebClient, user: str, text: str = "") -> str:
         hint = await self._conversation.user_language(client, user)
         return self._c.detector.detect(text, hint=hint).language
 
@@ -101,7 +101,7 @@ class Commands:
     ) -> None:
         text = str(command.get("text") or "").strip()
         user, channel = str(command["user_id"]), str(command["channel_id"])
-        language = await self._language(client, user, text)
+        language = await self.user_language(client, user, text)
         if not text:
             await ack(text=message("ask_usage", language))
             return
@@ -180,7 +180,7 @@ class Commands:
         user = str(body["user"]["id"])
         saved = await self._state.get("shared_answer", question_id)
         if saved is None or saved.get("user") != user:
-            language = await self._language(client, user)
+            language = await self.user_language(client, user)
             await respond(
                 response_type="ephemeral",
                 replace_original=False,
@@ -237,7 +237,7 @@ class Commands:
         user, channel = str(command["user_id"]), str(command["channel_id"])
         text = str(command.get("text") or "").strip()
         if user not in self._c.settings.admin_user_ids:
-            language = await self._language(client, user, text)
+            language = await self.user_language(client, user, text)
             await ack(text=message("not_admin", language, command="/ingest"))
             return
         if text == "status":

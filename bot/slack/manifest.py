@@ -50,6 +50,12 @@ def manifest(name: str = "dualnova") -> dict[str, Any]:
                     "should_escape": False,
                 },
                 {
+                    "command": "/dualnova",
+                    "description": "Settings and reports: language, usage, help",
+                    "usage_hint": "help",
+                    "should_escape": False,
+                },
+                {
                     "command": "/ingest",
                     "description": "Admins: load documents into the index",
                     "usage_hint": "[s3://bucket/prefix | status] [--full] [--collection NAME]",

@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import IndexNotFound, RetrievalError
+from bot.observer import build_observer
 from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
 from bot.slack.inflight import InFlight
@@ -83,10 +84,12 @@ async def serve(settings: Settings) -> int:
         log.warning("no index yet; questions get a 'run /ingest' reply", extra={"reason": str(exc)})
     client = web_client(settings, bot_token)
     inflight = InFlight()
+    state = build_state_store(settings)
+    components.pipeline.observer = build_observer(settings, state)
     app = build_app(
         components=components,
         client=client,
-        state=build_state_store(settings),
+        state=state,
         access=AccessPolicy.load(settings.access_config),
         inflight=inflight,
     )

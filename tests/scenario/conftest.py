@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ async def start_bot(
 ) -> RunningBot:
     bot_token, app_token = settings.require_slack()
     components = build(settings)
+    await asyncio.to_thread(components.detector.preload)  # as `serve` does before connecting
     client = web_client(settings, bot_token)
     inflight = InFlight()
     store = state or MemoryStateStore()

@@ -83,7 +83,9 @@ async def test_korean_mention_is_answered_in_its_thread_streamed_with_sources_an
     assert [a["action_id"] for a in actions] == ["feedback_up", "feedback_down"]
     pro = bedrock.calls(model="nova-pro")[0]
     assert "Answer language: Korean (ko)" in pro.text and "20 days of paid annual leave" in pro.text
-    assert slack.reactions(CHANNEL, ts) == set()  # the sign of work is cleared
+    await slack.wait_for_async(
+        lambda: not slack.reactions(CHANNEL, ts), 5
+    )  # the sign of work is cleared
 
 
 async def test_follow_up_in_the_thread_needs_no_mention_and_uses_the_history(

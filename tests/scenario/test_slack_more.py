@@ -162,7 +162,11 @@ def test_manifest_enables_socket_mode_and_every_event_and_command_the_app_handle
         "message.im",
         "assistant_thread_started",
     }
-    assert {c["command"] for c in data["features"]["slash_commands"]} == {"/ask", "/ingest"}
+    assert {c["command"] for c in data["features"]["slash_commands"]} == {
+        "/ask",
+        "/ingest",
+        "/dualnova",
+    }
     assert "assistant:write" in data["oauth_config"]["scopes"]["bot"]
     assert "assistant_view" in data["features"]
 
