@@ -1,0 +1,47 @@
+# dualnova: the Slack bot's runtime image.
+# Build context: the repository root; .dockerignore admits only pyproject.toml,
+# bot/ and retrieval/. Built by `cdk deploy` (infra/service.py) for linux/amd64.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- build: a self-contained virtualenv with the app and its dependencies ---------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_INPUT=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/venv
+ENV PATH="/opt/venv/bin:${PATH}"
+WORKDIR /src
+
+# Dependencies first, from pyproject.toml alone, so that this slow layer is reused
+# until the dependency list changes. Every dependency ships manylinux wheels for
+# CPython 3.11 on x86_64, so no compiler is needed even here.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install --no-cache-dir -r /tmp/requirements.txt
+
+# Then the app itself (packages bot and retrieval, console script `dualnova`).
+COPY bot ./bot
+COPY retrieval ./retrieval
+RUN pip install --no-cache-dir --no-deps . \
+    && python -c "import bot, retrieval, llama_index.core" \
+    && dualnova --help > /dev/null
+
+# --- runtime: the venv on a clean slim image, run as an unprivileged user ---------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH="/opt/venv/bin:${PATH}" \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN groupadd --system --gid 10001 dualnova \
+    && useradd --system --uid 10001 --gid dualnova --home-dir /home/dualnova \
+       --create-home --shell /usr/sbin/nologin dualnova
+# Same base image in both stages, so the venv's interpreter symlinks stay valid.
+COPY --from=build /opt/venv /opt/venv
+USER 10001:10001
+WORKDIR /home/dualnova
+
+# Exits 0 only while the Socket Mode connection is up. ECS runs the same command
+# from the task definition; this one serves `docker run` and compose.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
+    CMD ["dualnova", "health"]
+CMD ["dualnova", "serve"]

@@ -1,0 +1,134 @@
+"""The task role's permissions, derived from the configuration as plain data.
+
+No CDK imports: the same derivation can tell `dualnova doctor` which (action,
+resource) pairs a running task needs. Values may be CDK token strings (the
+region, the account, a generated bucket ARN); they are only concatenated here.
+
+ARN forms, and why:
+- a plain model id (`amazon.titan-embed-text-v2:0`) is invoked in one region:
+  `arn:aws:bedrock:REGION::foundation-model/ID`.
+- a system inference-profile id (`apac.amazon.nova-pro-v1:0`) needs two grants:
+  the profile itself, `arn:aws:bedrock:REGION:ACCOUNT:inference-profile/ID`, and the
+  foundation model in every region the profile may route to. Those regions are
+  chosen by Bedrock per request and change as AWS adds regions to a profile, so
+  the foundation-model ARN carries `*` in its region field:
+  `arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0`. The model id stays
+  exact, so the grant still names one model and nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# Prefixes of Bedrock's system-defined (cross-region) inference profiles.
+GEO_PREFIXES = frozenset({"us", "us-gov", "eu", "apac", "jp", "au", "ca", "global"})
+
+BEDROCK_INVOKE = "bedrock:InvokeModel"
+BEDROCK_STREAM = "bedrock:InvokeModelWithResponseStream"
+STATE_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StatementSpec:
+    """One Allow statement, before it becomes an `iam.PolicyStatement`."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditions: Mapping[str, Mapping[str, Sequence[str]]] | None = None
+
+
+def split_inference_profile(model_id: str) -> tuple[str | None, str]:
+    """`apac.amazon.nova-pro-v1:0` -> (`apac`, `amazon.nova-pro-v1:0`); plain ids -> (None, id)."""
+    head, _, rest = model_id.partition(".")
+    if head in GEO_PREFIXES and "." in rest:
+        return head, rest
+    return None, model_id
+
+
+def model_resource_arns(
+    model_id: str, *, region: str, account: str, partition: str = "aws"
+) -> tuple[str, ...]:
+    """The ARNs that `bedrock:InvokeModel*` must allow for one configured id."""
+    geo, foundation_id = split_inference_profile(model_id)
+    if geo is None:
+        return (f"arn:{partition}:bedrock:{region}::foundation-model/{foundation_id}",)
+    return (
+        f"arn:{partition}:bedrock:{region}:{account}:inference-profile/{model_id}",
+        f"arn:{partition}:bedrock:*::foundation-model/{foundation_id}",
+    )
+
+
+def task_role_statements(
+    *,
+    chat_model_ids: Sequence[str],
+    embed_model_id: str,
+    bedrock_region: str,
+    account: str,
+    bucket_arn: str,
+    docs_prefix: str,
+    index_prefix: str,
+    table_arn: str,
+    partition: str = "aws",
+) -> list[StatementSpec]:
+    """Everything the bot's process may do, and nothing else.
+
+    Object actions go on object ARNs (`bucket/prefix*`), listing goes on the bucket
+    ARN with an `s3:prefix` condition: the split the predecessor got wrong.
+    """
+
+    def arns(model_ids: Sequence[str]) -> tuple[str, ...]:
+        found: list[str] = []
+        for model_id in model_ids:
+            for arn in model_resource_arns(
+                model_id, region=bedrock_region, account=account, partition=partition
+            ):
+                if arn not in found:
+                    found.append(arn)
+        return tuple(found)
+
+    return [
+        # Micro (routing/translation) and Pro (answers): Converse and ConverseStream
+        # are authorised as InvokeModel and InvokeModelWithResponseStream.
+        StatementSpec(
+            sid="InvokeChatModels",
+            actions=(BEDROCK_INVOKE, BEDROCK_STREAM),
+            resources=arns(chat_model_ids),
+        ),
+        # Embeddings are never streamed.
+        StatementSpec(
+            sid="InvokeEmbeddingModel",
+            actions=(BEDROCK_INVOKE,),
+            resources=arns([embed_model_id]),
+        ),
+        StatementSpec(
+            sid="ListDocsAndIndex",
+            actions=("s3:ListBucket",),
+            resources=(bucket_arn,),
+            conditions={"StringLike": {"s3:prefix": [f"{docs_prefix}*", f"{index_prefix}*"]}},
+        ),
+        StatementSpec(
+            sid="ReadDocuments",
+            actions=("s3:GetObject",),
+            resources=(f"{bucket_arn}/{docs_prefix}*",),
+        ),
+        # The index is written by ingest and read by every task; publishing a new
+        # version replaces a pointer object and prunes old versions.
+        StatementSpec(
+            sid="ReadWriteIndex",
+            actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+            resources=(f"{bucket_arn}/{index_prefix}*",),
+        ),
+        StatementSpec(
+            sid="StateTableItems",
+            actions=STATE_TABLE_ACTIONS,
+            resources=(table_arn,),
+        ),
+    ]
