@@ -11,24 +11,20 @@ import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from llama_index.core.base.llms.types import (
-    CacheControl,
-    CachePoint,
-    ChatMessage,
-    MessageRole,
-    TextBlock,
-)
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.bedrock import as_model_error, usage_from
 from bot.errors import ModelError
+from bot.glossary import Glossary
 from bot.messages import language_name
 from bot.models import ModelCall, Turn
+from bot.prompts import system_message
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +91,16 @@ class MicroRouter:
     """Condense + translate with one Micro call, or none when it cannot help."""
 
     def __init__(
-        self, *, llm: LLM, model_id: str, corpus_languages: Sequence[str], history_budget: int
+        self,
+        *,
+        llm: LLM,
+        model_id: str,
+        corpus_languages: Sequence[str],
+        history_budget: int,
+        glossary: Callable[[], Glossary] = Glossary,
     ) -> None:
         self._llm = llm
+        self._glossary = glossary
         self._model_id = model_id
         self._corpus_languages = list(corpus_languages)
         self._history_budget = history_budget
@@ -118,13 +121,7 @@ class MicroRouter:
             f"Latest message ({language_name(language)}):\n{question}"
         )
         return [
-            ChatMessage(
-                role=MessageRole.SYSTEM,
-                blocks=[
-                    TextBlock(text=self._system),
-                    CachePoint(cache_control=CacheControl(type="default")),
-                ],
-            ),
+            system_message(self._system, self._glossary()),
             ChatMessage(role=MessageRole.USER, content=user),
         ]
 

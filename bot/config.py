@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=4000, ge=100)
     history_token_budget: int = Field(default=1500, ge=0)
 
+    # Multilingual teams
+    glossary_uri: str | None = None
+    channel_settings: str | None = None
+
     # Operation
     admin_user_ids: CommaList = Field(default_factory=list)
     access_config: str | None = None

@@ -23,6 +23,8 @@ class Turn(_Frozen):
 
     role: Literal["user", "assistant"]
     text: str
+    #: Who wrote it (Slack user id), so mixed-language threads answer each person in theirs.
+    user: str | None = None
 
 
 class Question(_Frozen):
@@ -37,6 +39,12 @@ class Question(_Frozen):
     user_id: str | None = None
     channel_id: str | None = None
     thread_ts: str | None = None
+    #: A remembered preference ("answer me in Japanese") wins over the detected language.
+    answer_language: str | None = None
+    #: "draft_then_pro": Micro streams a short grounded draft first, Pro's answer follows.
+    answer_mode: Literal["pro", "draft_then_pro"] = "pro"
+    #: The channel's staff language: the answer is also translated into it by Micro.
+    companion_language: str | None = None
 
     @property
     def visible_collections(self) -> frozenset[str]:
@@ -63,6 +71,7 @@ class Citation(_Frozen):
     source: str
     score: float
     language: str = "en"
+    node_id: str = ""
 
 
 class ModelCall(_Frozen):
@@ -100,6 +109,10 @@ class Answer(_Frozen):
     notices: tuple[str, ...] = ()
     #: Milliseconds per stage: detect, condense, retrieve, first_token, answer.
     timings: tuple[tuple[str, float], ...] = ()
+    question_language: str = ""
+    draft: str | None = None
+    companion: str | None = None
+    glossary_terms: tuple[str, ...] = ()
 
     def to_json_dict(self) -> dict[str, object]:
         """The `--json` shape of DESIGN.md."""

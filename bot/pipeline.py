@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.answer import ProAnswerer
+from bot.answer import ProAnswerer, Translator
 from bot.condense import MicroRouter, Routing
 from bot.errors import IndexNotFound, ModelError, ModelThrottled, RetrievalError, StreamInterrupted
+from bot.glossary import Glossary
 from bot.language import LanguageDetector
 from bot.messages import message
 from bot.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
@@ -72,8 +73,16 @@ class AnswerStream:
         generate: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
         timings: Timings | None = None,
         observer: PipelineObserver | None = None,
+        question_language: str = "",
+        draft: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
+        complete: Callable[[AnswerStream], Awaitable[None]] | None = None,
     ) -> None:
         self.question = question
+        self.question_language = question_language or language
+        self.draft_text: str | None = None
+        self.companion: str | None = None
+        self.glossary_terms: list[str] = []
+        self._complete = complete
         self.language = language
         self.passages = list(passages)
         self.status: Status = status
@@ -83,6 +92,7 @@ class AnswerStream:
         self._calls = list(route.calls)
         self._fixed_text = text
         self._generator = generate(self.record_call) if generate is not None else None
+        self._draft = draft(self.record_call) if draft is not None else None
         self._parts: list[str] = []
         self._done = False
         self.timings: Timings = dict(timings or {})
@@ -91,6 +101,23 @@ class AnswerStream:
 
     def record_call(self, call: ModelCall) -> None:
         self._calls.append(call)
+
+    @property
+    def has_draft(self) -> bool:
+        return self._draft is not None
+
+    async def draft(self) -> AsyncIterator[str]:
+        """The quick Micro draft (draft_then_pro); read it before the answer itself."""
+        if self._draft is None:
+            return
+        parts: list[str] = []
+        try:
+            async for delta in self._draft:
+                parts.append(delta)
+                yield delta
+        except ModelError as exc:  # the draft is a bonus: Pro's answer still follows
+            log.warning("draft failed", extra={"reason": str(exc)})
+        self.draft_text = "".join(parts)
 
     async def __aiter__(self) -> AsyncIterator[str]:
         if self._fixed_text:
@@ -117,6 +144,8 @@ class AnswerStream:
                 yield failure
             self.timings["answer"] = (time.perf_counter() - self._started) * 1000
         self._done = True
+        if self._complete is not None:
+            await self._complete(self)
         await self._observer.finished(self.result())
 
     @property
@@ -139,6 +168,7 @@ class AnswerStream:
                 source=self.passages[n - 1].source,
                 score=self.passages[n - 1].score,
                 language=self.passages[n - 1].language,
+                node_id=self.passages[n - 1].node_id,
             )
             for n in numbers
         )
@@ -159,6 +189,10 @@ class AnswerStream:
             offline=self.offline,
             notices=tuple(self.notices),
             timings=tuple(self.timings.items()),
+            question_language=self.question_language,
+            draft=self.draft_text,
+            companion=self.companion,
+            glossary_terms=tuple(self.glossary_terms),
         )
 
 
@@ -174,6 +208,9 @@ class Pipeline:
         answerer: ProAnswerer | None,
         limits: PipelineLimits,
         observer: PipelineObserver | None = None,
+        glossary: Callable[[], Glossary] = Glossary,
+        drafter: ProAnswerer | None = None,
+        translator: Translator | None = None,
     ) -> None:
         from retrieval.retriever import Retriever
 
@@ -183,6 +220,9 @@ class Pipeline:
         self._answerer = answerer
         self._limits = limits
         self.observer: PipelineObserver = observer or NoObserver()
+        self._glossary = glossary
+        self._drafter = drafter
+        self.translator = translator
 
     @property
     def offline(self) -> bool:
@@ -212,7 +252,8 @@ class Pipeline:
             )
 
         text = question.text.strip()
-        language = self._detector.detect(text, hint=question.language_hint).language
+        question_language = self._detector.detect(text, hint=question.language_hint).language
+        language = question.answer_language or question_language
         lap("detect")
         if not text:
             return fixed(
@@ -229,7 +270,19 @@ class Pipeline:
         routing = Routing(text, "question", False, None)
         if self._router is not None and self._answerer is not None:
             routing = await self._router.route(
-                question=text, language=language, history=question.history
+                question=text, language=question_language, history=question.history
+            )
+        glossary = self._glossary()
+        if glossary:
+            routing = Routing(
+                glossary.to_corpus(
+                    routing.standalone_question,
+                    original=text,
+                    corpus_language=self._limits.corpus_languages[0],
+                ),
+                routing.intent,
+                routing.translated,
+                routing.call,
             )
         lap("condense")
         route = Route(
@@ -271,7 +324,8 @@ class Pipeline:
                 passages=passages[:OFFLINE_PASSAGES],
             )
 
-        answerer = self._answerer
+        answerer, drafter = self._answerer, self._drafter
+        wants_draft = question.answer_mode == "draft_then_pro" and drafter is not None
         return self._stream(
             question,
             _notice_prefix(notices),
@@ -288,7 +342,53 @@ class Pipeline:
                 history=question.history,
                 on_call=on_call,
             ),
+            draft=(
+                lambda on_call: drafter.stream(  # type: ignore[union-attr]
+                    question=text,
+                    language=language,
+                    passages=passages,
+                    history=question.history,
+                    on_call=on_call,
+                )
+            )
+            if wants_draft
+            else None,
+            complete=self._after_answer,
+            question_language=question_language,
         )
+
+    async def _after_answer(self, stream: AnswerStream) -> None:
+        """Glossary check and the companion translation, before the answer is accounted."""
+        glossary = self._glossary()
+        answer_text = stream.text
+        if glossary:
+            violations = glossary.violations(
+                answer=answer_text,
+                language=stream.language,
+                sources=[stream.question.text, *(p.text for p in stream.passages)],
+            )
+            involved = [t.term for t in glossary.involved(stream.question.text, answer_text)]
+            stream.glossary_terms = list(dict.fromkeys([*involved, *(v.term for v in violations)]))
+            for violation in violations:
+                log.warning(
+                    "glossary violation",
+                    extra={
+                        "question_id": stream.question.question_id,
+                        "term": violation.term,
+                        "kind": violation.kind,
+                        "detail": violation.detail,
+                        "language": stream.language,
+                    },
+                )
+        target = stream.question.companion_language
+        if target and target != stream.language and self.translator and stream.status != "failed":
+            try:
+                stream.companion, call = await self.translator.translate(
+                    answer_text, target=target, purpose="companion"
+                )
+                stream.record_call(call)
+            except ModelError as exc:
+                log.warning("companion translation failed", extra={"reason": str(exc)})
 
     def _stream(
         self,
@@ -302,6 +402,9 @@ class Pipeline:
         notices: Sequence[str],
         passages: Sequence[Passage] = (),
         generate: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
+        draft: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
+        complete: Callable[[AnswerStream], Awaitable[None]] | None = None,
+        question_language: str = "",
     ) -> AnswerStream:
         return AnswerStream(
             question=question,
@@ -315,6 +418,9 @@ class Pipeline:
             generate=generate,
             timings=timings,
             observer=self.observer,
+            draft=draft,
+            complete=complete,
+            question_language=question_language,
         )
 
 

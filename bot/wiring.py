@@ -8,10 +8,11 @@ from typing import Any
 
 import boto3
 
-from bot.answer import ProAnswerer
+from bot.answer import DRAFT_STYLE, ProAnswerer, Translator
 from bot.bedrock import converse_llm, embedding_model, runtime_client
 from bot.condense import MicroRouter
 from bot.config import Settings
+from bot.glossary import Glossary, GlossarySource, load_base_glossary
 from bot.language import LanguageDetector
 from bot.pipeline import Pipeline, PipelineLimits
 from retrieval.embedding import Embedder, LlamaIndexEmbedder
@@ -39,6 +40,7 @@ class Components:
     pipeline: Pipeline
     offline: bool
     bedrock: Any | None
+    glossary: GlossarySource
 
 
 def build_detector(settings: Settings) -> LanguageDetector:
@@ -69,8 +71,24 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
     handle = IndexHandle(store=store)
     client = None if offline else runtime_client(settings)
     embedder = None if client is None else build_embedder(settings, client)
-    router = answerer = None
+    glossary = GlossarySource(base=build_base_glossary(settings))
+    router = answerer = drafter = translator = None
     if client is not None:
+        micro = converse_llm(
+            model_id=settings.micro_model_id,
+            client=client,
+            max_tokens=settings.answer_max_tokens,
+        )
+        drafter = ProAnswerer(
+            llm=micro,
+            model_id=settings.micro_model_id,
+            purpose="draft",
+            style=DRAFT_STYLE,
+            glossary=glossary.current,
+        )
+        translator = Translator(
+            llm=micro, model_id=settings.micro_model_id, glossary=glossary.current
+        )
         router = MicroRouter(
             llm=converse_llm(
                 model_id=settings.micro_model_id,
@@ -81,12 +99,14 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
             model_id=settings.micro_model_id,
             corpus_languages=settings.corpus_languages,
             history_budget=settings.history_token_budget,
+            glossary=glossary.current,
         )
         answerer = ProAnswerer(
             llm=converse_llm(
                 model_id=settings.pro_model_id, client=client, max_tokens=settings.answer_max_tokens
             ),
             model_id=settings.pro_model_id,
+            glossary=glossary.current,
         )
     retriever = HybridRetriever(
         index=handle.current,
@@ -104,6 +124,9 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
             max_question_chars=settings.max_question_chars,
             top_k=settings.retrieval_top_k,
         ),
+        glossary=glossary.current,
+        drafter=drafter,
+        translator=translator,
     )
     return Components(
         settings=settings,
@@ -114,4 +137,25 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
         pipeline=pipeline,
         offline=offline,
         bedrock=client,
+        glossary=glossary,
+    )
+
+
+def build_base_glossary(settings: Settings) -> Glossary:
+    """The glossary file's terms (GLOSSARY_URI, or glossary.json beside the documents)."""
+
+    def read_s3(uri: str) -> str | None:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        client = boto3.client(
+            "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url_s3
+        )
+        try:
+            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as exc:
+            log.info("no glossary at %s (%s)", uri, exc.__class__.__name__)
+            return None
+        return bytes(body).decode("utf-8")
+
+    return load_base_glossary(
+        glossary_uri=settings.glossary_uri, docs_source=settings.docs_source, read_s3=read_s3
     )

@@ -67,6 +67,12 @@ class KnowledgeIndex:
     def _bm25_text(node: TextNode) -> str:
         return f"{node.metadata.get('title', '')}\n{node.get_content()}"
 
+    def node(self, node_id: str) -> TextNode | None:
+        """A chunk by id (for "Show translation" on a cited passage)."""
+        if not hasattr(self, "_by_id"):
+            self._by_id = {n.node_id: n for n in self.nodes}
+        return self._by_id.get(node_id)
+
     @property
     def has_vectors(self) -> bool:
         return self.vectors is not None and len(self.nodes) > 0

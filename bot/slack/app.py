@@ -11,11 +11,13 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import message, suggested_prompts
+from bot.slack import multilingual
 from bot.slack.access import AccessPolicy
 from bot.slack.commands import Commands
 from bot.slack.conversation import Asked, Conversation
 from bot.slack.dualnova_command import DualnovaCommand
 from bot.slack.inflight import InFlight
+from bot.slack.settings_store import SettingsStore, load_channel_settings
 from bot.state import StateStore
 from bot.wiring import Components
 
@@ -55,6 +57,10 @@ def build_app(
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("slack_bolt"),
     )
+    prefs = SettingsStore(
+        state=state, defaults=load_channel_settings(components.settings.channel_settings)
+    )
+    components.glossary.attach(state)
     conversation = Conversation(
         settings=components.settings,
         pipeline=components.pipeline,
@@ -62,6 +68,8 @@ def build_app(
         state=state,
         access=access,
         inflight=inflight,
+        prefs=prefs,
+        glossary=components.glossary,
     )
     commands = Commands(
         components=components,
@@ -155,6 +163,14 @@ def build_app(
         user_language=commands.user_language,
     )
     app.command("/dualnova")(dualnova)
+    multilingual.register(
+        app,
+        dualnova,
+        components=components,
+        state=state,
+        prefs=prefs,
+        user_language=commands.user_language,
+    )
     app.command("/ask")(commands.ask)
     app.command("/ingest")(commands.ingest)
     app.action("share_answer")(commands.share)

@@ -12,20 +12,31 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.glossary import GlossarySource
 from bot.language import LanguageDetector
-from bot.messages import message
-from bot.models import Question, Turn
+from bot.messages import message, native_name
+from bot.models import Answer, Question, Turn
 from bot.pipeline import AnswerStream, Pipeline
+from bot.preferences import parse_language_request
 from bot.slack.access import AccessPolicy
 from bot.slack.delivery import Target, deliver
 from bot.slack.inflight import InFlight
-from bot.slack.render import feedback_block, sources_block
+from bot.slack.render import (
+    context_blocks,
+    feedback_block,
+    neutralize,
+    sources_block,
+    to_mrkdwn,
+    translation_block,
+)
+from bot.slack.settings_store import SettingsStore
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -33,6 +44,7 @@ log = logging.getLogger(__name__)
 WORKING_REACTION = "eyes"
 DEDUPE_TTL_S = 2 * 3600  # Slack redelivers for minutes; keep keys well past that
 THREAD_TTL_S = 30 * 24 * 3600
+ANSWER_RECORD_TTL_S = 7 * 24 * 3600
 HISTORY_LIMIT = 40
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -61,6 +73,51 @@ class Asked:
     event_id: str | None = None
 
 
+def answer_record(answer: Answer) -> dict[str, Any]:
+    """What a "translation was wrong" report needs about the answer it is about."""
+    return {
+        "question": answer.question,
+        "answer": answer.text[:4000],
+        "question_language": answer.question_language,
+        "answer_language": answer.language,
+        "source_languages": sorted({c.language for c in answer.citations}),
+        "glossary_terms": list(answer.glossary_terms),
+        "translated": answer.route.translated,
+    }
+
+
+def involves_translation(answer: Answer) -> bool:
+    languages = {answer.question_language, *(c.language for c in answer.citations)}
+    return answer.route.translated or any(lang and lang != answer.language for lang in languages)
+
+
+def answer_footer(stream: AnswerStream) -> list[dict[str, Any]]:
+    """Blocks under an answer: companion translation, sources, translations, feedback."""
+    answer = stream.result()
+    blocks: list[dict[str, Any]] = []
+    if answer.companion:
+        target = stream.question.companion_language or ""
+        label = message("companion_label", answer.language, name=native_name(target))
+        blocks += context_blocks(f"🌐 {label}", neutralize(to_mrkdwn(answer.companion)))
+    sources = sources_block(answer.citations, answer.language)
+    if sources:
+        blocks.append(sources)
+    translations = translation_block(answer.citations, answer.language)
+    if translations:
+        blocks.append(translations)
+    if answer.status in ("answered", "incomplete", "offline", "not_found"):
+        route = "translated" if answer.route.translated else "direct"
+        blocks.append(
+            feedback_block(
+                question_id=answer.question_id,
+                language=answer.language,
+                route=route,
+                translation=involves_translation(answer),
+            )
+        )
+    return blocks
+
+
 class Conversation:
     def __init__(
         self,
@@ -71,7 +128,11 @@ class Conversation:
         state: StateStore,
         access: AccessPolicy,
         inflight: InFlight,
+        prefs: SettingsStore,
+        glossary: GlossarySource,
     ) -> None:
+        self._prefs = prefs
+        self._glossary = glossary
         self._settings = settings
         self._pipeline = pipeline
         self._detector = detector
@@ -135,9 +196,16 @@ class Conversation:
         await self._show_working(client, asked, set_status, language)
         stream: AnswerStream | None = None
         try:
+            if await self._maybe_set_language(client, asked, text, thread_ts):
+                return
             history = await self._history(client, asked, bot_user_id) if asked.thread_ts else ()
-            hint = self._thread_language(history) or await self.user_language(client, asked.user)
+            hint = self._asker_language(history, asked.user) or await self.user_language(
+                client, asked.user
+            )
             language = self._detector.detect(text, hint=hint).language
+            preferred = await self._prefs.user_language(asked.user)
+            channel = await self._prefs.channel(asked.channel)
+            await self._glossary.refresh()
             question = Question(
                 text=text,
                 history=history,
@@ -150,31 +218,27 @@ class Conversation:
                 user_id=asked.user,
                 channel_id=asked.channel,
                 thread_ts=thread_ts,
+                answer_language=preferred,
+                answer_mode=channel.answer_mode,
+                companion_language=channel.companion_language,
             )
             stream = await self._pipeline.answer(question)
-            current = stream
-
-            def footer() -> list[dict[str, Any]]:
-                answer = current.result()
-                blocks = [b for b in [sources_block(answer.citations, answer.language)] if b]
-                if answer.status in ("answered", "incomplete", "offline", "not_found"):
-                    route = "translated" if answer.route.translated else "direct"
-                    blocks.append(
-                        feedback_block(
-                            question_id=answer.question_id, language=answer.language, route=route
-                        )
-                    )
-                return blocks
-
+            target = Target(asked.channel, thread_ts, asked.user, asked.team)
+            if stream.has_draft:
+                label = message("draft_label", stream.language)
+                await deliver(
+                    client=client,
+                    target=target,
+                    chunks=stream.draft(),
+                    footer=lambda: context_blocks(label, ""),
+                )
             await deliver(
                 client=client,
-                target=Target(asked.channel, thread_ts, asked.user, asked.team),
+                target=target,
                 chunks=aiter(stream),
-                footer=footer,
+                footer=partial(answer_footer, stream),
             )
-            await self._state.put(
-                "thread", f"{asked.channel}:{thread_ts}", {"by": asked.kind}, ttl_s=THREAD_TTL_S
-            )
+            await self._remember(asked, thread_ts, stream)
             self._log_answer(asked, stream, started)
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
@@ -183,6 +247,39 @@ class Conversation:
             )
         finally:
             await self._clear_working(client, asked, set_status)
+
+    async def _maybe_set_language(
+        self, client: AsyncWebClient, asked: Asked, text: str, thread_ts: str
+    ) -> bool:
+        """ "answer me in Japanese": remember it, confirm in that language, and stop there."""
+        request = parse_language_request(text, known=self._detector.languages)
+        if request is None:
+            return False
+        if request == "auto":
+            await self._prefs.set_user_language(asked.user, None)
+            reply = message("language_auto", self._detector.detect(text).language)
+        else:
+            await self._prefs.set_user_language(asked.user, request)
+            reply = message("language_set", request, name=native_name(request))
+        await client.chat_postMessage(channel=asked.channel, thread_ts=thread_ts, text=reply)
+        await self._state.put(
+            "thread", f"{asked.channel}:{thread_ts}", {"by": asked.kind}, ttl_s=THREAD_TTL_S
+        )
+        return True
+
+    async def _remember(self, asked: Asked, thread_ts: str, stream: AnswerStream) -> None:
+        """The thread (for follow-ups) and the answer (for "translation was wrong" reports)."""
+        await self._state.put(
+            "thread", f"{asked.channel}:{thread_ts}", {"by": asked.kind}, ttl_s=THREAD_TTL_S
+        )
+        answer = stream.result()
+        if answer.status in ("answered", "incomplete"):
+            await self._state.put(
+                "answer_record",
+                answer.question_id,
+                answer_record(answer),
+                ttl_s=ANSWER_RECORD_TTL_S,
+            )
 
     async def _history(
         self, client: AsyncWebClient, asked: Asked, bot_user_id: str | None
@@ -203,12 +300,19 @@ class Conversation:
             )
             body = strip_mentions(str(item.get("text") or ""))
             if body:
-                turns.append(Turn(role="assistant" if from_bot else "user", text=body[:4000]))
+                turns.append(
+                    Turn(
+                        role="assistant" if from_bot else "user",
+                        text=body[:4000],
+                        user=None if from_bot else item.get("user"),
+                    )
+                )
         return tuple(turns)
 
-    def _thread_language(self, history: tuple[Turn, ...]) -> str | None:
+    def _asker_language(self, history: tuple[Turn, ...], user: str) -> str | None:
+        """The language this person last wrote in here (others in the thread may differ)."""
         for turn in reversed(history):
-            if turn.role == "user":
+            if turn.role == "user" and turn.user in (user, None):
                 detection = self._detector.detect(turn.text)
                 if detection.method in ("script", "model"):
                     return detection.language

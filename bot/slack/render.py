@@ -128,26 +128,62 @@ def sources_block(citations: Sequence[Citation], language: str) -> dict[str, Any
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:SECTION_LIMIT]}]}
 
 
-def feedback_block(*, question_id: str, language: str, route: str) -> dict[str, Any]:
+def feedback_block(
+    *, question_id: str, language: str, route: str, translation: bool = False
+) -> dict[str, Any]:
+    """👍 / 👎, plus "Translation was wrong" when a translation was involved."""
     value = json.dumps({"q": question_id, "l": language, "r": route}, separators=(",", ":"))
+    buttons = [("feedback_up", "👍"), ("feedback_down", "👎")]
+    if translation:
+        buttons.append(("feedback_translation", message("translation_wrong", language)))
     return {
         "type": "actions",
         "block_id": f"feedback:{question_id}",
         "elements": [
             {
                 "type": "button",
-                "action_id": "feedback_up",
-                "text": {"type": "plain_text", "text": "👍", "emoji": True},
+                "action_id": action,
+                "text": {"type": "plain_text", "text": label, "emoji": True},
                 "value": value,
-            },
-            {
-                "type": "button",
-                "action_id": "feedback_down",
-                "text": {"type": "plain_text", "text": "👎", "emoji": True},
-                "value": value,
-            },
+            }
+            for action, label in buttons
         ],
     }
+
+
+def translation_block(citations: Sequence[Citation], language: str) -> dict[str, Any] | None:
+    """ "Show translation" for each cited passage written in another language than the answer."""
+    foreign = [
+        c for c in citations[:MAX_SOURCES] if c.node_id and c.language and c.language != language
+    ]
+    if not foreign:
+        return None
+    return {
+        "type": "actions",
+        "block_id": "translations",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": f"show_translation_{c.number}",
+                "text": {
+                    "type": "plain_text",
+                    "text": message("show_translation", language, number=c.number),
+                },
+                "value": json.dumps(
+                    {"n": c.node_id, "l": language, "k": c.number}, separators=(",", ":")
+                ),
+            }
+            for c in foreign
+        ],
+    }
+
+
+def context_blocks(label: str, mrkdwn: str) -> list[dict[str, Any]]:
+    """A quiet, clearly separate block (the companion translation, the draft label)."""
+    pieces = split_text(mrkdwn, SECTION_LIMIT) if mrkdwn else []
+    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"*{label}*"}]}]
+    blocks += [{"type": "context", "elements": [{"type": "mrkdwn", "text": p}]} for p in pieces[:8]]
+    return blocks
 
 
 def section_blocks(mrkdwn: str) -> list[dict[str, Any]]:

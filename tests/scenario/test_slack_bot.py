@@ -77,10 +77,17 @@ async def test_korean_mention_is_answered_in_its_thread_streamed_with_sources_an
     assert answer.thread_ts == ts and answer.streamed
     assert answer.recipient_user_id == ALICE and answer.recipient_team_id == "T1"
     assert "20일" in answer.text and "[1]" in answer.text
-    assert block_types(answer) == ["context", "actions"]
+    assert block_types(answer) == ["context", "actions", "actions"]
     assert "leave-policy.md" in all_text(answer)
-    actions = answer.blocks[1]["elements"]  # type: ignore[index]
-    assert [a["action_id"] for a in actions] == ["feedback_up", "feedback_down"]
+    translations, feedback = answer.blocks[1]["elements"], answer.blocks[2]["elements"]  # type: ignore[index]
+    assert [a["action_id"] for a in translations] == [
+        "show_translation_1"
+    ]  # English source, Korean answer
+    assert [a["action_id"] for a in feedback] == [
+        "feedback_up",
+        "feedback_down",
+        "feedback_translation",
+    ]
     pro = bedrock.calls(model="nova-pro")[0]
     assert "Answer language: Korean (ko)" in pro.text and "20 days of paid annual leave" in pro.text
     await slack.wait_for_async(
