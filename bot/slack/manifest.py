@@ -56,6 +56,12 @@ def manifest(name: str = "dualnova") -> dict[str, Any]:
                     "should_escape": False,
                 },
                 {
+                    "command": "/glossary",
+                    "description": "Glossary terms; admins add or remove them",
+                    "usage_hint": "[add TERM ko=… ja=… --dnt | remove TERM]",
+                    "should_escape": False,
+                },
+                {
                     "command": "/ingest",
                     "description": "Admins: load documents into the index",
                     "usage_hint": "[s3://bucket/prefix | status] [--full] [--collection NAME]",
