@@ -166,6 +166,7 @@ def test_manifest_enables_socket_mode_and_every_event_and_command_the_app_handle
         "/ask",
         "/ingest",
         "/dualnova",
+        "/glossary",
     }
     assert "assistant:write" in data["oauth_config"]["scopes"]["bot"]
     assert "assistant_view" in data["features"]
