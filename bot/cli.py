@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TextIO
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, DualnovaError
@@ -55,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
         "health", help="exit 0 only while `serve` is connected to Slack (container health check)"
     )
     sub.add_parser("manifest", help="print the Slack app manifest (JSON)")
+
+    # Reports read the state store: meaningful with STATE_TABLE (memory is per process).
+    feedback = sub.add_parser("feedback", help="feedback reports (needs STATE_TABLE)")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_sub.add_parser("export", help="👍/👎/translation votes as CSV")
+    gaps = sub.add_parser(
+        "gaps", help="questions the documents could not answer, as CSV (needs STATE_TABLE)"
+    )
+    for report in (export, gaps):
+        report.add_argument("--since", help="7d, 24h, 2026-05-01 or 2026-05-01T09:00 (UTC)")
+        report.add_argument("--output", "-o", help="write the CSV to FILE instead of stdout")
     return parser
 
 
@@ -84,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             healthy, detail = check_health(settings.health_file)
             print(detail)
             return 0 if healthy else 1
+        if args.command in ("feedback", "gaps"):
+            return _report(settings, args)
         if args.command == "manifest":
             from bot.slack.manifest import manifest
 
@@ -98,6 +113,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    """`feedback export` / `gaps`: CSV from the state store, to stdout or --output."""
+    from bot import reports
+    from bot.state import build_state_store
+
+    try:
+        since = reports.parse_since(args.since)
+    except ValueError as exc:
+        print(f"dualnova: {exc}", file=sys.stderr)
+        return 2
+    if settings.state_table is None:
+        print(
+            "dualnova: STATE_TABLE is not set; this process's in-memory store has no records",
+            file=sys.stderr,
+        )
+    state = build_state_store(settings)
+    # Read everything first: a failed read must not leave a truncated --output file behind.
+    write: Callable[[TextIO], int]
+    if args.command == "gaps":
+        groups = asyncio.run(reports.gaps(state, since=since))
+        write = partial(reports.write_gaps_csv, groups)
+    else:
+        rows = asyncio.run(reports.feedback_rows(state, since=since))
+        write = partial(reports.write_feedback_csv, rows)
+    if not args.output:
+        write(sys.stdout)
+        return 0
+    with open(args.output, "w", encoding="utf-8", newline="") as out:
+        count = write(out)
+    print(f"{count} rows written to {args.output}", file=sys.stderr)
+    return 0
 
 
 def _print_sources(answer: Answer) -> None:

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
+    # Accounting (bot/usage.py, bot/budget.py, bot/metrics.py)
+    prices: str | None = None
+    budget_user_daily_questions: int | None = Field(default=None, ge=1)
+    budget_channel_daily_questions: int | None = Field(default=None, ge=1)
+    budget_user_daily_usd: float | None = Field(default=None, gt=0)
+    budget_channel_daily_usd: float | None = Field(default=None, gt=0)
+    metrics_namespace: str = Field(default="Dualnova", min_length=1, max_length=255)
+
     _split = field_validator(
         "corpus_languages", "detect_languages", "admin_user_ids", mode="before"
     )(_split_commas)
@@ -127,6 +135,14 @@ class Settings(BaseSettings):
         if not codes:
             raise ValueError("expected at least one ISO 639-1 code, e.g. en")
         return codes
+
+    @field_validator("prices")
+    @classmethod
+    def _price_table(cls, value: str | None) -> str | None:
+        from bot.usage import parse_prices
+
+        parse_prices(value)
+        return value
 
     @property
     def bedrock_region_name(self) -> str:
