@@ -11,7 +11,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import message, suggested_prompts
-from bot.slack import multilingual
+from bot.slack import home, multilingual, usage_command
 from bot.slack.access import AccessPolicy
 from bot.slack.commands import Commands
 from bot.slack.conversation import Asked, Conversation
@@ -171,6 +171,8 @@ def build_app(
         prefs=prefs,
         user_language=commands.user_language,
     )
+    usage_command.register(app, dualnova, components=components, state=state)
+    home.register(app, components=components, state=state, user_language=commands.user_language)
     app.command("/ask")(commands.ask)
     app.command("/ingest")(commands.ingest)
     app.action("share_answer")(commands.share)

@@ -23,6 +23,7 @@ BOT_EVENTS = [
     "message.im",
     "assistant_thread_started",
     "assistant_thread_context_changed",
+    "app_home_opened",  # the Home tab: last ingest, collections, the week's gaps
 ]
 
 
@@ -36,7 +37,7 @@ def manifest(name: str = "dualnova") -> dict[str, Any]:
         },
         "features": {
             "app_home": {
-                "home_tab_enabled": False,
+                "home_tab_enabled": True,
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": False,
             },
