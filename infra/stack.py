@@ -14,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.dashboard import DashboardProps, OperationsDashboard, metrics_namespace
 from infra.monitoring import Alarms, AlarmsProps, ApplicationLogs, LogsProps
 from infra.nag import acknowledge_stack_findings
 from infra.network import Network, NetworkProps
@@ -119,6 +120,7 @@ class DualnovaStack(Stack):
             "CORPUS_LANGUAGES": ",".join(config.corpus_languages),
             "STATE_TABLE": self.state.table.table_name,
             "LOG_FORMAT": "json",
+            "METRICS_NAMESPACE": metrics_namespace(config.name),
         }
         if config.admin_user_ids:
             environment["ADMIN_USER_IDS"] = ",".join(config.admin_user_ids)
@@ -165,6 +167,20 @@ class DualnovaStack(Stack):
                 minimum_running_tasks=config.desired_count,
                 error_threshold=config.error_alarm_threshold,
                 alarm_email=config.alarm_email,
+            ),
+        )
+        self.dashboard = OperationsDashboard(
+            self,
+            "Dashboard",
+            props=DashboardProps(
+                env_name=config.name,
+                namespace=environment["METRICS_NAMESPACE"],
+                model_ids=(config.micro_model_id, config.pro_model_id, config.embed_model_id),
+                alarms=[
+                    a
+                    for a in (self.alarms.error_burst, self.alarms.tasks_below_desired)
+                    if a is not None
+                ],
             ),
         )
         acknowledge_stack_findings(self)

@@ -168,6 +168,7 @@ def test_container_environment_follows_the_configuration_contract(synthesis: Syn
         "CORPUS_LANGUAGES": "en",
         "STATE_TABLE": {"Ref": table_id},
         "LOG_FORMAT": "json",
+        "METRICS_NAMESPACE": "Dualnova/t-private",
     }
 
 
