@@ -189,7 +189,6 @@ class Conversation:
         bot_user_id: str | None,
         set_status: SetStatus | None,
     ) -> None:
-        started = time.perf_counter()
         thread_ts = asked.thread_ts or asked.ts
         text = strip_mentions(asked.text)
         language = self._detector.detect(text).language
@@ -239,7 +238,6 @@ class Conversation:
                 footer=partial(answer_footer, stream),
             )
             await self._remember(asked, thread_ts, stream)
-            self._log_answer(asked, stream, started)
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
             await self._say_failure(
@@ -357,22 +355,3 @@ class Conversation:
             log.error(
                 "could not post the failure message", extra={"error": exc.response.get("error")}
             )
-
-    def _log_answer(self, asked: Asked, stream: AnswerStream, started: float) -> None:
-        answer = stream.result()
-        calls = answer.route.calls
-        log.info(
-            "question answered",
-            extra={
-                "question_id": answer.question_id,
-                "channel": asked.channel,
-                "kind": asked.kind,
-                "language": answer.language,
-                "status": answer.status,
-                "latency_ms": round((time.perf_counter() - started) * 1000),
-                "model_calls": [f"{c.purpose}:{c.model}" for c in calls],
-                "input_tokens": sum(c.input_tokens for c in calls),
-                "output_tokens": sum(c.output_tokens for c in calls),
-                "cache_read_tokens": sum(c.cache_read_tokens for c in calls),
-            },
-        )
