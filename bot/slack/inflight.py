@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+#: Events handed to the app just before shutdown start their listener a loop turn or two
+#: later; give them this long to register before deciding that nothing is in flight.
+SETTLE_S = 0.05
+
 
 class InFlight:
     def __init__(self) -> None:
@@ -30,8 +34,9 @@ class InFlight:
 
     async def drain(self, seconds: float) -> bool:
         """Wait until nothing is in flight; False if `seconds` passed first."""
+        await asyncio.sleep(min(SETTLE_S, seconds))
         try:
-            await asyncio.wait_for(self._idle.wait(), seconds)
+            await asyncio.wait_for(self._idle.wait(), max(0.0, seconds - SETTLE_S))
         except TimeoutError:
             return False
         return True
