@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from bot.slack.serve import web_client
 from bot.state import MemoryStateStore, StateStore
 from bot.wiring import Components, build
 from tests.fakes.slack import FakeSlack
+from tests.faults.secrets import AWS_SECRET, leaks
 
 CHANNEL = "C0SUPPORT"
 DM = "D0ALICE"
@@ -99,3 +101,14 @@ async def bot(slack_settings: Settings, slack: FakeSlack) -> AsyncIterator[Runni
     yield running
     await running.inflight.drain(10)
     await running.handler.close_async()
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, aws_env: Path
+) -> Iterator[None]:
+    """Every scenario: no Slack token or AWS secret key in any log record, DEBUG included."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)  # after aws_env's dummy one
+    caplog.set_level(logging.DEBUG)
+    yield
+    assert leaks(caplog.records, [AWS_SECRET]) == []

@@ -1,0 +1,104 @@
+"""Bedrock misbehaving: half of all calls throttled, and the Pro stream cut mid-answer."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.messages import message
+from bot.slack.serve import Running
+from tests.fakes.bedrock import FakeBedrock, Reply
+from tests.fakes.slack import FakeSlack
+from tests.faults.conftest import (
+    ALICE,
+    ANSWER,
+    CHANNEL,
+    LEAVE_EN,
+    LEAVE_KO,
+    MENTION,
+    bot_replies,
+    has_feedback,
+    micro,
+    wait_replies,
+)
+
+QUESTIONS = [
+    ("en", LEAVE_EN),
+    ("ko", LEAVE_KO),
+    ("ja", "社員の年次有給休暇は何日ありますか？"),
+    ("es", "¿Cuántos días de vacaciones anuales pagadas tienen los empleados?"),
+    ("de", "Wie viele Tage bezahlten Jahresurlaub bekommen die Mitarbeiter?"),
+] * 2
+
+
+async def test_half_of_bedrock_calls_throttled_every_question_answered_or_told_busy_in_30s(
+    app: Running, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
+    bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER))
+    bedrock.throttle(probability=0.5, seed=6)  # Micro, the embeddings and Pro alike
+    started = time.monotonic()
+    asked = [
+        (language, slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {text}"))
+        for language, text in QUESTIONS
+    ]
+
+    outcomes = []
+    for language, ts in asked:
+        (reply,) = await wait_replies(slack, CHANNEL, ts, timeout=30 - (time.monotonic() - started))
+        busy = message("busy", language)
+        assert has_feedback(reply) or busy in reply.text, reply.text
+        outcomes.append("answer" if has_feedback(reply) else "busy")
+    assert time.monotonic() - started < 30
+    assert await app.inflight.drain(5), "something still hangs"
+
+    throttled = [r for r in bedrock.requests if r.error == "ThrottlingException"]
+    assert len(throttled) >= len(bedrock.requests) // 4, "the fault did not fire"
+    assert "answer" in outcomes
+    for _, ts in asked:
+        assert len(bot_replies(slack, CHANNEL, ts)) == 1
+        assert not slack.reactions(CHANNEL, ts), "the 👀 was not cleared"
+
+
+async def test_pro_throttled_on_every_attempt_gives_a_localized_busy_reply_not_silence(
+    app: Running, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
+    bedrock.throttle("nova-pro")  # every attempt botocore makes
+    started = time.monotonic()
+    asked = [
+        (language, slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {text}"))
+        for language, text in QUESTIONS[:3]
+    ]
+
+    for language, ts in asked:
+        (reply,) = await wait_replies(slack, CHANNEL, ts, timeout=30)
+        assert message("busy", language) in reply.text
+        assert not has_feedback(reply)
+    assert time.monotonic() - started < 30
+    assert len(bedrock.calls(model="nova-pro")) == 3 * 3, "three attempts per question"
+
+
+@pytest.mark.parametrize("fault", ["cut", "stream_error"])
+async def test_pro_stream_cut_mid_answer_keeps_the_partial_answer_marked_incomplete(
+    app: Running, slack: FakeSlack, bedrock: FakeBedrock, fault: str
+) -> None:
+    partial = "직원은 연간 20일의 유급 연차를 받습니다 [1]. 최대 5일까지 "
+    bedrock.queue("nova-micro", micro(LEAVE_EN))
+    bedrock.queue(
+        "nova-pro",
+        Reply(
+            text=partial + "이월할 수 있습니다 [1].", error=fault, error_after_chars=len(partial)
+        ),
+    )
+
+    ts = slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {LEAVE_KO}")
+    (answer,) = await wait_replies(slack, CHANNEL, ts)
+
+    assert answer.text.startswith(partial.strip())
+    assert "이월할 수 있습니다" not in answer.text
+    hint = message("incomplete", "ko").strip("_()（）")
+    assert hint in answer.text, "no incomplete marker / retry hint"
+    assert has_feedback(answer), "an incomplete answer still gets its sources and buttons"
+    assert not slack.reactions(CHANNEL, ts)

@@ -1,0 +1,223 @@
+"""1,000 generated Slack events against one running app: random text in many languages and
+scripts up to 40 KB, odd unicode, missing optional fields, unknown subtypes and event types.
+
+Nothing crashes, nothing is logged at ERROR (no unhandled exception), every envelope is
+acked, every addressed question (a mention, or a DM) gets exactly one reply in its thread,
+and nothing else gets any.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from bot.slack.serve import Running
+from tests.fakes.bedrock import FakeBedrock, Reply
+from tests.fakes.slack import FakeSlack
+from tests.faults.conftest import ANSWER, LEAVE_EN, MENTION, micro, settle, wait_replies
+
+EVENTS_PER_EXAMPLE = 20
+EXAMPLES = 50  # x 20 = 1,000 events
+CHANNELS = ("C0FUZZA", "C0FUZZB", "G0FUZZC")
+DMS = ("D0FUZZA", "D0FUZZB")
+USERS = ("U0FUZZ1", "U0FUZZ2", "U0FUZZ3")
+SENTENCES = (
+    "How many days of paid annual leave do employees get?",
+    "직원은 유급 연차를 며칠 받나요?",
+    "社員の年次有給休暇は何日ありますか？",
+    "员工每年有多少天带薪年假？",
+    "¿Cuántos días de vacaciones tengo este año?",
+    "Wie viele Urlaubstage habe ich dieses Jahr?",
+    "ฉันมีวันลาพักร้อนกี่วัน",
+    "كم عدد أيام الإجازة السنوية؟",
+    "Сколько дней отпуска у сотрудников?",
+    "answer me in Japanese",
+    "thanks!",
+    "VPN",
+    "```print('hi')``` <https://example.com|link> <#C0FUZZA> <!here> :tada:",
+)
+ODD = (
+    "\u200b\u200d\u2060",  # zero-width space / joiner / word joiner
+    "\u202e\u202d",  # right-to-left / left-to-right override
+    "👩‍👩‍👧‍👦🏳️‍🌈",  # ZWJ emoji sequences
+    "e\u0301\u0302\u0303",  # stacked combining marks
+    "\x00\x07\x1b",  # control characters
+    "\ufeff\ufffd",  # BOM, replacement character
+    "𝕳𝖊𝖑𝖑𝖔",  # astral-plane letters
+)
+IGNORED_SUBTYPES = (
+    "message_changed",
+    "message_deleted",
+    "channel_join",
+    "bot_message",
+    "me_message",
+    "huddle_thread",
+    "a_subtype_slack_added_last_week",
+)
+
+
+@dataclass(frozen=True)
+class Spec:
+    kind: str  # mention | dm | chatter | subtype | bot | no_user | unknown_type
+    text: str | None  # None: the event has no "text" field
+    where: int
+    user: int
+    twin: bool  # a mention also arrives as its `message` twin
+    subtype: str
+    drop: tuple[str, ...]  # optional fields left out
+
+
+def texts() -> st.SearchStrategy[str | None]:
+    random_text = st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=60
+    )
+    long_text = st.tuples(st.sampled_from(SENTENCES), st.integers(1, 40_000 // 60)).map(
+        lambda pair: (pair[0] + " ") * pair[1]
+    )
+    body = st.one_of(
+        st.sampled_from(SENTENCES),
+        random_text,
+        long_text.map(lambda t: t[:40_000]),
+        st.tuples(st.sampled_from(SENTENCES), st.sampled_from(ODD)).map("".join),
+    )
+    return st.one_of(st.none(), body)
+
+
+specs = st.builds(
+    Spec,
+    kind=st.sampled_from(
+        ("mention", "mention", "dm", "chatter", "subtype", "bot", "no_user", "unknown_type")
+    ),
+    text=texts(),
+    where=st.integers(0, 5),
+    user=st.integers(0, len(USERS) - 1),
+    twin=st.booleans(),
+    subtype=st.sampled_from(IGNORED_SUBTYPES),
+    drop=st.lists(
+        st.sampled_from(("blocks", "team", "client_msg_id")),
+        max_size=3,
+        unique=True,
+    ).map(tuple),
+)
+
+
+def push(slack: FakeSlack, spec: Spec) -> tuple[str, str, bool]:
+    """Store the message, push its event(s); (channel, ts, addressed)."""
+    user = USERS[spec.user]
+    if spec.kind == "dm":
+        channel = DMS[spec.where % len(DMS)]
+    else:
+        channel = CHANNELS[spec.where % len(CHANNELS)]
+    text = spec.text
+    if spec.kind in ("mention", "bot", "subtype") and text is not None:
+        text = f"{MENTION} {text}"
+    ts = slack.add_message(channel, user, text or "")
+    event: dict[str, object] = {
+        "type": "message",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "channel": channel,
+        "team": "T1",
+        "client_msg_id": f"m-{ts}",
+        "blocks": [],
+        "channel_type": "im" if channel.startswith("D") else "channel",
+    }
+    if text is None:
+        del event["text"]
+    for name in spec.drop:
+        event.pop(name, None)
+    addressed = spec.kind in ("mention", "dm")
+    if spec.kind == "mention":
+        mention = {k: v for k, v in event.items() if k != "channel_type"}
+        mention["type"] = "app_mention"
+        if spec.twin:
+            slack.push_event(event)
+        slack.push_event(mention)
+    elif spec.kind == "subtype":
+        slack.push_event({**event, "subtype": spec.subtype})
+    elif spec.kind == "bot":
+        slack.push_event({**event, "bot_id": "B0OTHER", "subtype": "bot_message"})
+    elif spec.kind == "no_user":
+        slack.push_event({k: v for k, v in event.items() if k != "user"})
+    elif spec.kind == "unknown_type":
+        slack.push_event({**event, "type": "a_new_event_type"})
+    else:  # dm, chatter
+        slack.push_event(event)
+    return channel, ts, addressed
+
+
+class ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def errors() -> Iterator[ErrorRecords]:
+    handler = ErrorRecords()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield handler
+    root.removeHandler(handler)
+
+
+@pytest.fixture
+def fast_models(bedrock: FakeBedrock) -> FakeBedrock:
+    bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
+    bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER))
+    return bedrock
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: each example runs the app
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(batch=st.lists(specs, min_size=EVENTS_PER_EXAMPLE, max_size=EVENTS_PER_EXAMPLE))
+async def test_1000_generated_events_no_crash_no_error_and_one_reply_per_question(
+    app: Running,
+    slack: FakeSlack,
+    fast_models: FakeBedrock,
+    errors: ErrorRecords,
+    batch: list[Spec],
+) -> None:
+    bots_before = {c: len(bot_messages(slack, c)) for c in CHANNELS + DMS}
+    pushed = [push(slack, spec) for spec in batch]
+    addressed = [(channel, ts) for channel, ts, wanted in pushed if wanted]
+    for (channel, ts), spec in zip(
+        addressed, [s for s in batch if s.kind in ("mention", "dm")], strict=True
+    ):
+        try:
+            await wait_replies(slack, channel, ts, timeout=20)
+        except TimeoutError:
+            raise AssertionError(f"no reply to {spec!r}"[:2000]) from None
+    await settle(app, slack, quiet_s=0.05)
+
+    assert not errors.records, [r.getMessage() for r in errors.records[:3]]
+    assert all(d.envelope_id in slack.acks for d in slack.deliveries())
+    for channel, ts, wanted in pushed:
+        replies = [m for m in slack.messages(channel, ts) if m.bot_id and m.ts != ts]
+        assert len(replies) == (1 if wanted else 0), (channel, ts, wanted, replies)
+    new = sum(len(bot_messages(slack, c)) - bots_before[c] for c in CHANNELS + DMS)
+    assert new == len(addressed), "a reply landed outside the question's thread"
+
+
+def bot_messages(slack: FakeSlack, channel: str) -> list[object]:
+    return [m for m in slack.messages(channel) if m.bot_id]
