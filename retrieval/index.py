@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 RRF_K = 60
+_MASK_CACHE = 64
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class KnowledgeIndex:
         if nodes:
             self._bm25.index([tokenize(self._bm25_text(n)) for n in nodes], show_progress=False)
         self._vocab: dict[str, int] = dict(getattr(self._bm25, "vocab_dict", {}) or {})
+        self._masks: dict[frozenset[str], np.ndarray] = {}
 
     @staticmethod
     def _bm25_text(node: TextNode) -> str:
@@ -116,7 +118,16 @@ class KnowledgeIndex:
     # ---- search --------------------------------------------------------------------------
 
     def _mask(self, collections: frozenset[str]) -> np.ndarray:
-        return np.isin(self._collections, list(collections))
+        """Rows the asker may see. Cached: a handful of collection sets recur for every query,
+        and comparing 100k object strings costs ~1 ms each time."""
+        mask = self._masks.get(collections)
+        if mask is None:
+            mask = np.isin(self._collections, list(collections))
+            mask.flags.writeable = False
+            if len(self._masks) >= _MASK_CACHE:
+                self._masks.clear()
+            self._masks[collections] = mask
+        return mask
 
     def vector_search(
         self, query_vector: Sequence[float], *, mask: np.ndarray, top_k: int
@@ -131,7 +142,8 @@ class KnowledgeIndex:
             )
         norm = float(np.linalg.norm(query)) or 1.0
         scores = self.vectors @ (query / norm)
-        scores = np.where(mask, scores, -np.inf)
+        if not mask.all():
+            scores = np.where(mask, scores, -np.inf)
         return _top(scores, top_k)
 
     def bm25_search(self, query: str, *, mask: np.ndarray, top_k: int) -> list[tuple[int, float]]:
@@ -139,8 +151,9 @@ class KnowledgeIndex:
         if not tokens or not len(self.nodes):
             return []
         scores = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
-        scores = np.where(mask & (scores > 0), scores, -np.inf)
-        return _top(scores, top_k)
+        # Only chunks holding a query term score above 0: rank those, not every row.
+        rows = np.flatnonzero(mask & (scores > 0))
+        return [(int(rows[i]), score) for i, score in _top(scores[rows], top_k)]
 
     def search(
         self,
