@@ -41,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--offline", action="store_true")
 
     ingest = sub.add_parser("ingest", help="ingest documents and publish a new index version")
-    ingest.add_argument("source", nargs="?", help="a local folder (default: DOCS_SOURCE)")
+    ingest.add_argument(
+        "source", nargs="?", help="a local folder or s3://bucket/prefix (default: DOCS_SOURCE)"
+    )
     ingest.add_argument(
         "--collection", default="public", help="collection to ingest into (default: public)"
     )
@@ -205,18 +207,27 @@ async def _chat(settings: Settings, *, offline: bool) -> int:
 
 
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    import threading
+
     from tqdm import tqdm
 
     from bot.bedrock import runtime_client
-    from bot.wiring import build_detector, build_embedder, build_store, has_aws_credentials
+    from bot.wiring import (
+        build_detector,
+        build_embedder,
+        build_source,
+        build_store,
+        has_aws_credentials,
+    )
     from retrieval.ingest import ingest
-    from retrieval.sources import open_source
 
     offline = args.offline or settings.offline or not has_aws_credentials(settings)
     embedder = None if offline else build_embedder(settings, runtime_client(settings))
     if offline:
         print("offline: no embeddings, the index will be BM25-only", file=sys.stderr)
     detector = build_detector(settings)
+    # Loading lingua's models takes ~2 s of CPU: let it overlap the listing, which waits on S3.
+    threading.Thread(target=detector.preload, name="preload", daemon=True).start()
     bars: dict[str, tqdm] = {}  # type: ignore[type-arg]
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -229,18 +240,21 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 disable=args.json or not sys.stderr.isatty(),
             )
+        bar.total = total  # embedding totals grow as documents are read
         bar.n = done
         bar.refresh()
 
     try:
         report = ingest(
-            source=open_source(args.source or settings.docs_source),
+            source=build_source(settings, args.source or settings.docs_source),
             store=build_store(settings),
             embedder=embedder,
             detect_language=lambda text: detector.detect(text).language,
             collection=args.collection,
             full=args.full,
             progress=progress,
+            read_concurrency=settings.ingest_read_concurrency,
+            parse_processes=settings.ingest_parse_processes,
         )
     finally:
         for bar in bars.values():

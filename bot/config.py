@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     min_bm25_score: float = Field(default=0.5, ge=0)
     max_question_chars: int = Field(default=4000, ge=100)
     history_token_budget: int = Field(default=1500, ge=0)
+    embed_concurrency: int = Field(default=16, ge=1, le=256)
+    ingest_read_concurrency: int = Field(default=8, ge=1, le=64)
+    ingest_parse_processes: int = Field(default=1, ge=0, le=32)
+    max_document_mb: float = Field(default=20.0, gt=0)
+    ingest_lock_ttl_seconds: float = Field(default=60.0, ge=1)
+    retriever: Literal["hybrid", "bedrock-kb"] = "hybrid"
+    knowledge_base_id: str | None = Field(default=None, validate_default=True)
+    knowledge_base_min_score: float = Field(default=0.4, ge=0, le=1)
+    knowledge_base_filter: bool = True
 
     # Multilingual teams
     glossary_uri: str | None = None
@@ -135,6 +144,22 @@ class Settings(BaseSettings):
         if not codes:
             raise ValueError("expected at least one ISO 639-1 code, e.g. en")
         return codes
+
+    @field_validator("index_uri", "docs_source")
+    @classmethod
+    def _s3_uri_shape(cls, value: str) -> str:
+        if value.startswith("s3://"):
+            from retrieval.s3 import parse_s3_uri
+
+            parse_s3_uri(value, error=ValueError)
+        return value
+
+    @field_validator("knowledge_base_id")
+    @classmethod
+    def _knowledge_base_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("retriever") == "bedrock-kb":
+            raise ValueError("required when RETRIEVER=bedrock-kb (the Knowledge Base id)")
+        return value
 
     @field_validator("prices")
     @classmethod

@@ -1,14 +1,27 @@
-"""`dualnova doctor`: check what a deploy needs, and print each failure with its fix."""
+"""`dualnova doctor`: check what a deploy needs, and print each failure with its fix.
+
+S3 is probed the way the bot uses it — list the documents prefix, HEAD and GET one document,
+write, read back and delete a probe object under the index prefix — and a denial is printed
+with the IAM statement that would allow it (object actions on `arn:aws:s3:::BUCKET/PREFIX/*`,
+listing on `arn:aws:s3:::BUCKET` with an `s3:prefix` condition).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.bedrock import error_code, runtime_client
 from bot.config import Settings
-from bot.errors import DualnovaError
+from bot.errors import ConfigError, DualnovaError
+from retrieval.s3 import Action, S3Location, fix_statement, is_denied, parse_s3_uri, s3_error
 
 
 @dataclass(frozen=True)
@@ -44,16 +57,35 @@ def _model_probe(client: object, model_id: str) -> Callable[[], str]:
 
 def _embed_probe(client: object, settings: Settings) -> Callable[[], str]:
     def probe() -> str:
-        import json
-
+        body: dict[str, object]
+        if "cohere.embed" in settings.embed_model_id:
+            body = {"texts": ["ping"], "input_type": "search_query"}
+        else:
+            body = {"inputText": "ping", "dimensions": settings.embed_dimensions, "normalize": True}
         response = client.invoke_model(  # type: ignore[attr-defined]
-            modelId=settings.embed_model_id,
-            body=json.dumps(
-                {"inputText": "ping", "dimensions": settings.embed_dimensions, "normalize": True}
-            ),
+            modelId=settings.embed_model_id, body=json.dumps(body)
         )
-        vector = json.loads(response["body"].read())["embedding"]
+        reply = json.loads(response["body"].read())
+        vector = reply["embedding"] if "embedding" in reply else reply["embeddings"][0]
         return f"{len(vector)}-dimension embedding"
+
+    return probe
+
+
+def _knowledge_base_probe(settings: Settings) -> Callable[[], str]:
+    def probe() -> str:
+        import asyncio
+
+        from bot.wiring import build_retriever
+
+        def no_index() -> Any:
+            raise DualnovaError("the local index is not used with RETRIEVER=bedrock-kb")
+
+        retriever = build_retriever(settings, index=no_index, embedder=None, offline=False)
+        found = asyncio.run(
+            retriever.retrieve(["ping"], collections=frozenset({"public"}), top_k=1)
+        )
+        return f"Retrieve answered ({len(found)} passage(s) for 'ping')"
 
     return probe
 
@@ -76,12 +108,21 @@ def collect_checks(settings: Settings) -> list[Check]:
             "configuration", True, f"loaded; corpus languages {','.join(settings.corpus_languages)}"
         )
     ]
+    if settings.docs_source.startswith("s3://") or not settings.index_is_local:
+        checks += s3_checks(settings)
     store = build_store(settings)
+
+    def published() -> str:
+        version = store.current_version()
+        if version is None:
+            raise DualnovaError(f"no index has been published under {settings.index_uri}")
+        return f"version {version} under {settings.index_uri}"
+
     checks.append(
         _check(
             "index",
             "run `dualnova ingest` (or /ingest in Slack) to publish a first version",
-            lambda: f"version {store.require_current()[0]} under {settings.index_uri}",
+            published,
         )
     )
     if settings.offline:
@@ -114,6 +155,100 @@ def collect_checks(settings: Settings) -> list[Check]:
             _embed_probe(client, settings),
         )
     )
+    if settings.retriever == "bedrock-kb":
+        checks.append(
+            _check(
+                f"knowledge base {settings.knowledge_base_id}",
+                f"allow bedrock:Retrieve on arn:aws:bedrock:{settings.bedrock_region_name}:ACCOUNT:"
+                f"knowledge-base/{settings.knowledge_base_id}, and check KNOWLEDGE_BASE_ID",
+                _knowledge_base_probe(settings),
+            )
+        )
+    return checks
+
+
+def _s3_check(
+    name: str, location: S3Location, action: Action, probe: Callable[[], str], region: str
+) -> Check:
+    try:
+        return Check(name, True, probe())
+    except (ClientError, BotoCoreError) as exc:
+        error = s3_error(exc, action=action, location=location, region=region)
+        if is_denied(exc):
+            code = error_code(exc)
+            return Check(
+                name,
+                False,
+                f"access denied ({code}) on {location.uri}",
+                f"add to the task role's policy: {json.dumps(fix_statement(action, location))}",
+            )
+        return Check(name, False, str(error))
+    except DualnovaError as exc:
+        return Check(name, False, str(exc))
+
+
+def s3_checks(settings: Settings) -> list[Check]:
+    """List, HEAD and GET under DOCS_SOURCE; write, read back and delete under INDEX_URI."""
+    from bot.wiring import build_s3_client
+
+    client: Any = build_s3_client(settings)
+    region = settings.aws_region
+    checks: list[Check] = []
+    if settings.docs_source.startswith("s3://"):
+        docs = parse_s3_uri(settings.docs_source, error=ConfigError)
+        sample: list[str] = []
+
+        def list_docs() -> str:
+            page = client.list_objects_v2(Bucket=docs.bucket, Prefix=docs.folder, MaxKeys=100)
+            keys = [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+            sample.extend(keys[:1])
+            more = "+" if page.get("IsTruncated") else ""
+            return f"{len(keys)}{more} objects under {docs.uri}"
+
+        checks.append(_s3_check("documents: list", docs, "list", list_docs, region))
+        if sample:
+
+            def read_one() -> str:
+                head = client.head_object(Bucket=docs.bucket, Key=sample[0])
+                body = client.get_object(Bucket=docs.bucket, Key=sample[0])["Body"].read()
+                return f"HEAD and GET {sample[0]} ({head['ContentLength']:,} bytes, {len(body):,} read)"
+
+            checks.append(_s3_check("documents: read", docs, "read", read_one, region))
+        elif checks[-1].ok:
+            checks.append(
+                Check("documents: read", False, f"{docs.uri} holds no objects", "upload documents")
+            )
+    if not settings.index_is_local:
+        index = parse_s3_uri(settings.index_uri, error=ConfigError)
+        key = index.key(f".doctor-probe-{socket.gethostname()}-{os.getpid()}")
+        payload = f"dualnova doctor {time.time()}".encode()
+
+        def write() -> str:
+            client.put_object(Bucket=index.bucket, Key=key, Body=payload)
+            return f"wrote {index.uri_of(key)}"
+
+        def read_back() -> str:
+            body = client.get_object(Bucket=index.bucket, Key=key)["Body"].read()
+            if body != payload:
+                raise DualnovaError(
+                    f"read back {len(body)} bytes that differ from what was written"
+                )
+            return "read it back"
+
+        def delete() -> str:
+            client.delete_object(Bucket=index.bucket, Key=key)
+            return "deleted it"
+
+        steps: list[tuple[str, Action, Callable[[], str]]] = [
+            ("index: write", "write", write),
+            ("index: read", "read", read_back),
+            ("index: delete", "delete", delete),
+        ]
+        for name, action, probe in steps:
+            check = _s3_check(name, index, action, probe, region)
+            checks.append(check)
+            if not check.ok and action == "write":
+                break  # nothing to read or delete
     return checks
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,13 +13,16 @@ from bot.answer import DRAFT_STYLE, ProAnswerer, Translator
 from bot.bedrock import converse_llm, embedding_model, runtime_client
 from bot.condense import MicroRouter
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.glossary import Glossary, GlossarySource, load_base_glossary
 from bot.language import LanguageDetector
 from bot.pipeline import Pipeline, PipelineLimits
-from retrieval.embedding import Embedder, LlamaIndexEmbedder
+from retrieval.embedding import Embedder, LlamaIndexEmbedder, embedding_dimensions
 from retrieval.handle import IndexHandle
-from retrieval.retriever import HybridRetriever
-from retrieval.store import LocalIndexStore
+from retrieval.index import KnowledgeIndex
+from retrieval.retriever import HybridRetriever, Retriever
+from retrieval.sources import Source
+from retrieval.store import IndexStore, LocalIndexStore
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ def has_aws_credentials(settings: Settings) -> bool:
 class Components:
     settings: Settings
     detector: LanguageDetector
-    store: LocalIndexStore
+    store: IndexStore
     index: IndexHandle
     embedder: Embedder | None
     pipeline: Pipeline
@@ -49,16 +53,105 @@ def build_detector(settings: Settings) -> LanguageDetector:
     )
 
 
-def build_store(settings: Settings) -> LocalIndexStore:
-    return LocalIndexStore(settings.local_index_path)
+def build_s3_client(settings: Settings) -> Any:
+    from retrieval.s3 import s3_client
+
+    return s3_client(
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url_s3,
+        pool=max(32, 2 * settings.ingest_read_concurrency),
+    )
 
 
-def build_embedder(settings: Settings, client: Any, *, concurrency: int = 16) -> Embedder:
+def build_store(settings: Settings) -> IndexStore:
+    """INDEX_URI picks the store: a local folder, or an S3 prefix whose ingest lock lives in
+    STATE_TABLE when one is set (else in an S3 conditional write beside the index)."""
+    if settings.index_is_local:
+        return LocalIndexStore(settings.local_index_path)
+    from retrieval.locks import DynamoLock, LeaseBackend, S3ObjectLock
+    from retrieval.s3 import parse_s3_uri
+    from retrieval.s3_store import S3IndexStore
+
+    location = parse_s3_uri(settings.index_uri, error=ConfigError)
+    client = build_s3_client(settings)
+    lock: LeaseBackend
+    if settings.state_table:
+        dynamodb = boto3.client(
+            "dynamodb",
+            region_name=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url_dynamodb,
+        )
+        lock = DynamoLock(client=dynamodb, table=settings.state_table, name=location.uri)
+    else:
+        lock = S3ObjectLock(client=client, location=location, region=settings.aws_region)
+    return S3IndexStore(
+        location,
+        client=client,
+        lock=lock,
+        lock_ttl_s=settings.ingest_lock_ttl_seconds,
+        region=settings.aws_region,
+    )
+
+
+def build_source(settings: Settings, uri: str) -> Source:
+    """A local folder or an s3:// prefix to ingest, with the configured size cap."""
+    from retrieval.sources import open_source
+
+    return open_source(
+        uri,
+        max_bytes=int(settings.max_document_mb * 1024 * 1024),
+        s3=build_s3_client(settings) if uri.startswith("s3://") else None,
+        region=settings.aws_region,
+        index_uri=settings.index_uri,
+    )
+
+
+def build_embedder(settings: Settings, client: Any, *, concurrency: int | None = None) -> Embedder:
     return LlamaIndexEmbedder(
         embed_model=embedding_model(settings, client=client),
         model_id=settings.embed_model_id,
-        dimensions=settings.embed_dimensions,
-        concurrency=concurrency,
+        dimensions=embedding_dimensions(settings.embed_model_id, settings.embed_dimensions),
+        concurrency=concurrency or settings.embed_concurrency,
+    )
+
+
+def build_retriever(
+    settings: Settings,
+    *,
+    index: Callable[[], KnowledgeIndex],
+    embedder: Embedder | None,
+    offline: bool,
+) -> Retriever:
+    """RETRIEVER=bedrock-kb: a Bedrock Knowledge Base; otherwise (and offline) hybrid search
+    over the published index."""
+    if settings.retriever == "bedrock-kb" and not offline:
+        from botocore.config import Config
+
+        from retrieval.knowledge_base import KnowledgeBaseRetriever
+
+        client = boto3.client(
+            "bedrock-agent-runtime",
+            region_name=settings.bedrock_region_name,
+            endpoint_url=settings.aws_endpoint_url_bedrock_agent_runtime,
+            config=Config(
+                retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
+                connect_timeout=5,
+                read_timeout=settings.bedrock_read_timeout,
+                user_agent_extra="dualnova",
+            ),
+        )
+        return KnowledgeBaseRetriever(
+            client=client,
+            knowledge_base_id=settings.knowledge_base_id or "",
+            min_score=settings.knowledge_base_min_score,
+            filter_collections=settings.knowledge_base_filter,
+            region=settings.bedrock_region_name,
+        )
+    return HybridRetriever(
+        index=index,
+        embedder=embedder,
+        min_vector_score=settings.min_vector_score,
+        min_bm25_score=settings.min_bm25_score,
     )
 
 
@@ -108,12 +201,7 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
             model_id=settings.pro_model_id,
             glossary=glossary.current,
         )
-    retriever = HybridRetriever(
-        index=handle.current,
-        embedder=embedder,
-        min_vector_score=settings.min_vector_score,
-        min_bm25_score=settings.min_bm25_score,
-    )
+    retriever = build_retriever(settings, index=handle.current, embedder=embedder, offline=offline)
     pipeline = Pipeline(
         detector=detector,
         router=router,

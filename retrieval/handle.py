@@ -1,4 +1,9 @@
-"""The index a running process answers from, reloaded when a new version is published."""
+"""The index a running process answers from, reloaded when a new version is published.
+
+`refresh()` is what `serve` polls every INDEX_POLL_SECONDS: on S3 it costs one conditional
+GET of the pointer (a bodiless 304 when nothing changed); a new version is downloaded once,
+loaded, and swapped in.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import logging
 import threading
 
 from retrieval.index import KnowledgeIndex
-from retrieval.store import LocalIndexStore
+from retrieval.store import IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +23,7 @@ class IndexHandle:
     index under a question that is being answered.
     """
 
-    def __init__(self, *, store: LocalIndexStore) -> None:
+    def __init__(self, *, store: IndexStore) -> None:
         self._store = store
         self._index: KnowledgeIndex | None = None
         self._lock = threading.Lock()
