@@ -17,6 +17,7 @@ S3 answers a GET on a missing key with 403, which must not read as "no index yet
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -150,9 +151,10 @@ class S3IndexStore:
 
     def _cache_root(self) -> Path:
         if self._cache_dir is None:
-            # Lazily: constructors do no I/O. One folder per store, removed with the process's
-            # temp files; only the newest versions are kept in it (see _fetch).
+            # Lazily: constructors do no I/O. One temp folder per store, removed at exit; only
+            # the newest versions are kept in it meanwhile (see _fetch).
             self._cache_dir = Path(tempfile.mkdtemp(prefix="dualnova-index-"))
+            atexit.register(shutil.rmtree, self._cache_dir, ignore_errors=True)
         self._cache_dir.mkdir(parents=True, exist_ok=True)
         return self._cache_dir
 
