@@ -72,6 +72,7 @@ class EnvironmentConfig:
     pro_model_id: str = "us.amazon.nova-pro-v1:0"
     embed_model_id: str = "amazon.titan-embed-text-v2:0"
     existing_bucket_name: str | None = None  # None: the stack creates the bucket
+    knowledge_base_id: str | None = None  # set: RETRIEVER=bedrock-kb against this knowledge base
     docs_prefix: str = "docs/"
     index_prefix: str = "index/"
     corpus_languages: tuple[str, ...] = ("en",)

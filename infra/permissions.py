@@ -77,6 +77,7 @@ def task_role_statements(
     index_prefix: str,
     table_arn: str,
     partition: str = "aws",
+    knowledge_base_id: str | None = None,
 ) -> list[StatementSpec]:
     """Everything the bot's process may do, and nothing else.
 
@@ -94,7 +95,22 @@ def task_role_statements(
                     found.append(arn)
         return tuple(found)
 
+    knowledge_base = (
+        [
+            # RETRIEVER=bedrock-kb: Retrieve on the one configured knowledge base.
+            StatementSpec(
+                sid="RetrieveFromKnowledgeBase",
+                actions=("bedrock:Retrieve",),
+                resources=(
+                    f"arn:{partition}:bedrock:{bedrock_region}:{account}:knowledge-base/{knowledge_base_id}",
+                ),
+            )
+        ]
+        if knowledge_base_id
+        else []
+    )
     return [
+        *knowledge_base,
         # Micro (routing/translation) and Pro (answers): Converse and ConverseStream
         # are authorised as InvokeModel and InvokeModelWithResponseStream.
         StatementSpec(

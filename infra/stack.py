@@ -122,6 +122,9 @@ class DualnovaStack(Stack):
             "LOG_FORMAT": "json",
             "METRICS_NAMESPACE": metrics_namespace(config.name),
         }
+        if config.knowledge_base_id:
+            environment["RETRIEVER"] = "bedrock-kb"
+            environment["KNOWLEDGE_BASE_ID"] = config.knowledge_base_id
         if config.admin_user_ids:
             environment["ADMIN_USER_IDS"] = ",".join(config.admin_user_ids)
 
@@ -148,6 +151,7 @@ class DualnovaStack(Stack):
                     docs_prefix=config.docs_prefix,
                     index_prefix=config.index_prefix,
                     table_arn=self.state.table.table_arn,
+                    knowledge_base_id=config.knowledge_base_id,
                 ),
                 cpu=config.cpu,
                 memory_mib=config.memory_mib,

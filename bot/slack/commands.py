@@ -269,8 +269,8 @@ class Commands:
     async def _ingest(
         self, args: IngestArgs, channel: str, user: str, client: AsyncWebClient, respond: Respond
     ) -> None:
+        from bot.wiring import build_source
         from retrieval.ingest import ingest
-        from retrieval.sources import open_source
 
         progress = _Progress(
             client=client, channel=channel, respond=respond, title=f"Ingest of `{args.source}`"
@@ -285,13 +285,15 @@ class Commands:
             detector = self._c.detector
             report = await asyncio.to_thread(
                 ingest,
-                source=open_source(args.source),
+                source=build_source(self._c.settings, args.source),
                 store=self._c.store,
                 embedder=self._c.embedder,
                 detect_language=lambda text: detector.detect(text).language,
                 collection=args.collection,
                 full=args.full,
                 progress=report_progress,
+                read_concurrency=self._c.settings.ingest_read_concurrency,
+                parse_processes=self._c.settings.ingest_parse_processes,
             )
             if report.published:
                 await asyncio.to_thread(self._c.index.refresh)

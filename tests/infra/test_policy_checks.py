@@ -216,3 +216,25 @@ def test_managed_policies_are_reported_because_they_cannot_be_checked() -> None:
     }
 
     assert [v.rule for v in check_template(template)] == ["managed-policy"]
+
+
+def test_the_knowledge_base_option_grants_retrieve_on_that_knowledge_base_only() -> None:
+    from infra.permissions import task_role_statements
+
+    common = dict(
+        chat_model_ids=["us.amazon.nova-pro-v1:0"],
+        embed_model_id="amazon.titan-embed-text-v2:0",
+        bedrock_region="us-east-1",
+        account="123456789012",
+        bucket_arn="arn:aws:s3:::b",
+        docs_prefix="docs/",
+        index_prefix="index/",
+        table_arn="arn:aws:dynamodb:us-east-1:123456789012:table/t",
+    )
+    without = task_role_statements(**common)  # type: ignore[arg-type]
+    with_kb = task_role_statements(**common, knowledge_base_id="KB12345")  # type: ignore[arg-type]
+
+    assert not any("bedrock:Retrieve" in s.actions for s in without)
+    (retrieve,) = [s for s in with_kb if "bedrock:Retrieve" in s.actions]
+    assert retrieve.actions == ("bedrock:Retrieve",)
+    assert retrieve.resources == ("arn:aws:bedrock:us-east-1:123456789012:knowledge-base/KB12345",)
