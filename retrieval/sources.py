@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.errors import AccessDenied, DualnovaError, IngestError
+from bot.glossary import GLOSSARY_FILE
 from retrieval.loaders import SUPPORTED_EXTENSIONS, LoadedDocument, LoaderError, load_bytes
 from retrieval.s3 import S3Location, is_s3_uri, parse_s3_uri, s3_client, s3_error
 
@@ -57,6 +58,8 @@ class Skipped:
 
 
 def _unsupported_reason(name: str, size: int, max_bytes: int) -> str | None:
+    if PurePosixPath(name).name == GLOSSARY_FILE:
+        return "the glossary (configuration for prompts, not a document)"
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
         return f"unsupported file type {suffix or '(none)'}"

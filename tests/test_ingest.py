@@ -199,3 +199,15 @@ def test_collections_are_kept_apart_and_filtered_at_query_time(
     assert index.collections == {"public", "hr"}
     assert all(index.nodes[h.row].metadata["collection"] == "public" for h in public)
     assert hr and index.nodes[hr[0].row].metadata["source"].endswith("salaries.md")
+
+
+def test_a_glossary_beside_the_documents_is_configuration_not_content(
+    settings: Settings, docs: Path, store: LocalIndexStore
+) -> None:
+    (docs / "glossary.json").write_text('{"terms": []}', "utf-8")
+
+    report = run(settings, docs, store, online=False)
+
+    assert [(Path(s.key).name, s.reason) for s in report.skipped] == [
+        ("glossary.json", "the glossary (configuration for prompts, not a document)")
+    ]
