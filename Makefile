@@ -34,3 +34,14 @@ unit: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .dualnova .pytest_cache .mypy_cache .ruff_cache cdk.out
+
+## bench: every benchmark (the real app against the fakes), then one table; a missed target
+## exits 1 from its own bench-NAME target (bench/results/NAME.json has the details)
+BENCHMARKS := ack overhead concurrency memory retrieval cost
+.PHONY: bench $(addprefix bench-,$(BENCHMARKS))
+bench: $(STAMP)
+	-$(MAKE) --no-print-directory -k $(addprefix bench-,$(BENCHMARKS))
+	$(BIN)/python -m bench.report
+
+$(addprefix bench-,$(BENCHMARKS)): bench-%: $(STAMP)
+	$(BIN)/python -m bench.$*
