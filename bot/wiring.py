@@ -162,7 +162,8 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
     detector = build_detector(settings)
     store = build_store(settings)
     handle = IndexHandle(store=store)
-    client = None if offline else runtime_client(settings)
+    # One pooled connection per concurrently streaming answer (serve allows 256 threads).
+    client = None if offline else runtime_client(settings, pool=256)
     embedder = None if client is None else build_embedder(settings, client)
     glossary = GlossarySource(base=build_base_glossary(settings))
     router = answerer = drafter = translator = None

@@ -168,15 +168,17 @@ class Conversation:
         bot_user_id: str | None,
         set_status: SetStatus | None = None,
     ) -> None:
-        # Redeliveries carry the same event_id; a mention also arrives as a `message` event
-        # with another id but the same (channel, ts). Either key seen before -> already handled.
-        if asked.event_id and not await self._state.claim(
-            f"event:{asked.event_id}", ttl_s=DEDUPE_TTL_S
-        ):
-            return
-        if not await self._state.claim(f"msg:{asked.channel}:{asked.ts}", ttl_s=DEDUPE_TTL_S):
-            return
+        # Tracked from the start: with DynamoDB the claims take a round trip, and an event
+        # acked just before SIGTERM must still count as in flight.
         async with self._inflight.track():
+            # Redeliveries carry the same event_id; a mention also arrives as a `message`
+            # event with another id but the same (channel, ts). Either key seen -> handled.
+            if asked.event_id and not await self._state.claim(
+                f"event:{asked.event_id}", ttl_s=DEDUPE_TTL_S
+            ):
+                return
+            if not await self._state.claim(f"msg:{asked.channel}:{asked.ts}", ttl_s=DEDUPE_TTL_S):
+                return
             await self._answer(
                 client=client, asked=asked, bot_user_id=bot_user_id, set_status=set_status
             )
