@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     retrieval_top_k: int = Field(default=5, ge=1, le=20)
     min_vector_score: float = Field(default=0.35, ge=-1, le=1)
     min_bm25_score: float = Field(default=0.5, ge=0)
+    relative_cutoff: float = Field(default=0.5, ge=0, le=1)
     max_question_chars: int = Field(default=4000, ge=100)
     history_token_budget: int = Field(default=1500, ge=0)
     embed_concurrency: int = Field(default=16, ge=1, le=256)

@@ -152,6 +152,7 @@ def build_retriever(
         embedder=embedder,
         min_vector_score=settings.min_vector_score,
         min_bm25_score=settings.min_bm25_score,
+        relative_cutoff=settings.relative_cutoff,
     )
 
 

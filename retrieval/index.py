@@ -164,11 +164,15 @@ class KnowledgeIndex:
         top_k: int,
         min_vector_score: float,
         min_bm25_score: float,
+        relative_cutoff: float = 0.0,
     ) -> list[Hit]:
         """Hybrid search: every text through BM25, every vector through the matrix, RRF-fused.
 
-        A chunk is kept only if at least one list found it relevant on its own terms (cosine
-        or BM25 above its threshold): fusion ranks, it never makes an irrelevant chunk relevant.
+        A chunk is kept only if at least one list found it relevant on its own terms: its
+        cosine or BM25 score reaches that list's absolute floor and `relative_cutoff` times
+        the best score that list found for this question. Fusion ranks; it never makes an
+        irrelevant chunk relevant, and the relative cutoff keeps a distant fourth or fifth
+        chunk (which costs Pro input tokens and invites off-topic citations) out of the prompt.
         """
         mask = self._mask(collections)
         depth = max(top_k * 4, 20)
@@ -184,11 +188,13 @@ class KnowledgeIndex:
             for rank, (row, score) in enumerate(ranked):
                 fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
                 best[row] = max(best.get(row, -np.inf), score)
+        vector_floor = _floor(best_vector, min_vector_score, relative_cutoff)
+        bm25_floor = _floor(best_bm25, min_bm25_score, relative_cutoff)
         relevant = [
             row
             for row in fused
-            if best_vector.get(row, -np.inf) >= min_vector_score
-            or best_bm25.get(row, -np.inf) >= min_bm25_score
+            if best_vector.get(row, -np.inf) >= vector_floor
+            or best_bm25.get(row, -np.inf) >= bm25_floor
         ]
         relevant.sort(key=lambda row: fused[row], reverse=True)
         return [
@@ -200,6 +206,12 @@ class KnowledgeIndex:
             )
             for row in relevant[:top_k]
         ]
+
+
+def _floor(best: dict[int, float], absolute: float, relative: float) -> float:
+    """The score a chunk needs in one list: the absolute floor, raised relative to the best."""
+    top = max(best.values(), default=-np.inf)
+    return max(absolute, relative * top) if top > 0 else absolute
 
 
 def _top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -34,11 +34,13 @@ class HybridRetriever:
         embedder: Embedder | None,
         min_vector_score: float,
         min_bm25_score: float,
+        relative_cutoff: float = 0.0,
     ) -> None:
         self._index = index
         self._embedder = embedder
         self._min_vector_score = min_vector_score
         self._min_bm25_score = min_bm25_score
+        self._relative_cutoff = relative_cutoff
 
     async def retrieve(
         self, queries: Sequence[str], *, collections: frozenset[str], top_k: int
@@ -58,6 +60,7 @@ class HybridRetriever:
             top_k=top_k,
             min_vector_score=self._min_vector_score,
             min_bm25_score=self._min_bm25_score,
+            relative_cutoff=self._relative_cutoff,
         )
         passages = []
         for hit in hits:

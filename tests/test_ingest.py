@@ -211,3 +211,38 @@ def test_a_glossary_beside_the_documents_is_configuration_not_content(
     assert [(Path(s.key).name, s.reason) for s in report.skipped] == [
         ("glossary.json", "the glossary (configuration for prompts, not a document)")
     ]
+
+
+def test_the_relative_cutoff_drops_passages_far_below_the_best_match(
+    settings: Settings, tmp_path: Path, store: LocalIndexStore
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "vpn.md").write_text(
+        "# VPN\n\nInstall the GlobalConnect VPN client, then sign in to the GlobalConnect "
+        "VPN portal with your GlobalConnect VPN token.",
+        "utf-8",
+    )
+    (corpus / "office.md").write_text(
+        "# Office\n\nThe office printer is next to the kitchen. Ask IT if the VPN is slow.",
+        "utf-8",
+    )
+    for topic in ("Holidays", "Payroll", "Parking"):
+        (corpus / f"{topic.lower()}.md").write_text(f"# {topic}\n\nAll about {topic}.", "utf-8")
+    run(settings, corpus, store, online=False)
+    index = KnowledgeIndex.load(store.require_current()[1], store.current_version() or "")
+
+    def titles(relative_cutoff: float) -> list[str]:
+        hits = index.search(
+            texts=["GlobalConnect VPN sign in"],
+            vectors=[],
+            collections=frozenset({"public"}),
+            top_k=5,
+            min_vector_score=0.3,
+            min_bm25_score=0.1,
+            relative_cutoff=relative_cutoff,
+        )
+        return [str(index.nodes[h.row].metadata["title"]) for h in hits]
+
+    assert titles(0.0) == ["VPN", "Office"]  # both pass the absolute floor
+    assert titles(0.5) == ["VPN"]  # "Office" only shares "VPN": far below the best match
