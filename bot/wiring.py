@@ -144,6 +144,7 @@ def build_retriever(
             client=client,
             knowledge_base_id=settings.knowledge_base_id or "",
             min_score=settings.knowledge_base_min_score,
+            relative_cutoff=settings.relative_cutoff,
             filter_collections=settings.knowledge_base_filter,
             region=settings.bedrock_region_name,
         )

@@ -53,12 +53,14 @@ class KnowledgeBaseRetriever:
         client: Any,
         knowledge_base_id: str,
         min_score: float,
+        relative_cutoff: float = 0.0,
         filter_collections: bool = True,
         region: str = "",
     ) -> None:
         self._client = client
         self._knowledge_base_id = knowledge_base_id
         self._min_score = min_score
+        self._relative_cutoff = relative_cutoff
         self._filter = filter_collections
         self._region = region
 
@@ -81,7 +83,10 @@ class KnowledgeBaseRetriever:
                 if passage.node_id not in best or passage.score > best[passage.node_id].score:
                     best[passage.node_id] = passage
         ranked = sorted(best.values(), key=lambda p: p.score, reverse=True)
-        return [p for p in ranked if p.score >= self._min_score][:top_k]
+        if not ranked:
+            return []
+        floor = max(self._min_score, self._relative_cutoff * ranked[0].score)
+        return [p for p in ranked if p.score >= floor][:top_k]
 
     def _retrieve_one(self, text: str, collections: frozenset[str], top_k: int) -> list[Passage]:
         search: dict[str, Any] = {"numberOfResults": top_k}

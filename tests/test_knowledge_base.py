@@ -96,6 +96,22 @@ async def test_collections_and_the_min_score_decide_what_is_returned(
     assert uncollected == []  # no collection attribute: invisible while the filter is on
 
 
+async def test_the_relative_cutoff_drops_results_far_below_the_best(
+    kb_settings: Settings, fake_kb: FakeKnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both = frozenset({"public", "hr"})
+    question = ["paid annual leave days per year salary"]
+
+    monkeypatch.setenv("RELATIVE_CUTOFF", "0")
+    loose = await retriever(load_settings()).retrieve(question, collections=both, top_k=5)
+    monkeypatch.setenv("RELATIVE_CUTOFF", "0.6")
+    strict = await retriever(load_settings()).retrieve(question, collections=both, top_k=5)
+
+    assert [p.title for p in loose] == ["Leave policy", "salaries"]
+    assert loose[1].score < 0.6 * loose[0].score
+    assert [p.title for p in strict] == ["Leave policy"]
+
+
 async def test_both_queries_are_asked_and_the_same_chunk_keeps_its_best_score(
     kb_settings: Settings, fake_kb: FakeKnowledgeBase
 ) -> None:
