@@ -19,11 +19,12 @@ import json
 import threading
 import urllib.request
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
+
+from tests.fakes.loopback import LoopbackService
 
 __all__ = ["REGION", "MotoServer"]
 
@@ -69,22 +70,14 @@ class _SerialMotoServer(ThreadedMotoServer):
         self._server.serve_forever()
 
 
-class MotoServer:
-    """moto on ``127.0.0.1:<ephemeral>``, served from a daemon thread."""
+class MotoServer(LoopbackService):
+    """moto on ``127.0.0.1:<ephemeral>``, served from a daemon thread (moto's own)."""
 
     def __init__(self, *, region: str = REGION) -> None:
         self.region = region
         self._server: ThreadedMotoServer | None = None
-        self._url: str | None = None
 
     # lifecycle -----------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` once started."""
-        if self._url is None:
-            raise RuntimeError("MotoServer is not started")
-        return self._url
 
     def start(self) -> MotoServer:
         """Bind an ephemeral port and serve; returns self."""
@@ -102,17 +95,6 @@ class MotoServer:
             return
         self._server.stop()
         self._server, self._url = None, None
-
-    def __enter__(self) -> MotoServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def reset(self) -> None:
         """Forget every resource in every service (moto's ``/moto-api/reset``)."""

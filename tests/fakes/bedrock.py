@@ -27,7 +27,6 @@ import logging
 import math
 import random
 import re
-import socket
 import struct
 import threading
 import time
@@ -35,11 +34,12 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 logger = logging.getLogger(__name__)
 
@@ -466,13 +466,16 @@ _PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-strea
 _OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel"}
 
 
-class FakeBedrock:
+class FakeBedrock(LoopbackServer):
     """Bedrock runtime on ``127.0.0.1:<ephemeral>``, served from its own thread and event loop.
 
     Scripting and inspection methods are thread-safe and may be called while requests run.
     """
 
+    thread_name = "fake-bedrock"
+
     def __init__(self) -> None:
+        super().__init__()
         self.known_models: set[str] | None = None  # None: every model id is served
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -480,79 +483,11 @@ class FakeBedrock:
         self._responders: dict[str, Responder] = {}
         self._latencies: dict[str | None, _Latency] = {}
         self._faults: list[_Fault] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
 
     # lifecycle -----------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` once started."""
-        if self._url is None:
-            raise RuntimeError("FakeBedrock is not started")
-        return self._url
-
-    def start(self) -> FakeBedrock:
-        """Bind an ephemeral port and serve in a daemon thread; returns self."""
-        if self._thread is not None:
-            raise RuntimeError("FakeBedrock is already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self._url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failures: list[BaseException] = []
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        # Short shutdown: stop() must not wait for streams a test abandoned.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-
-        async def serve() -> None:
-            assert self._runner is not None
-            await self._runner.setup()
-            await web.SockSite(self._runner, sock).start()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(serve())
-            except BaseException as exc:
-                failures.append(exc)
-                return
-            finally:
-                started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-bedrock", daemon=True)
-        self._thread.start()
-        started.wait(timeout=10)
-        if failures:
-            raise RuntimeError("FakeBedrock failed to start") from failures[0]
-        return self
-
-    def stop(self) -> None:
-        """Close the server and join its thread."""
-        if self._loop is None or self._thread is None or self._runner is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop, self._thread, self._runner, self._url = None, None, None, None
-
-    def __enter__(self) -> FakeBedrock:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def env(self) -> dict[str, str]:
         """Environment for an app subprocess: endpoint override plus dummy credentials."""

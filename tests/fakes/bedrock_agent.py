@@ -20,16 +20,15 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
 import re
-import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["FakeKnowledgeBase", "KbDocument"]
 
@@ -52,64 +51,22 @@ class KbDocument:
     chunk_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
-class FakeKnowledgeBase:
+class FakeKnowledgeBase(LoopbackServer):
     """bedrock-agent-runtime Retrieve on ``127.0.0.1:<ephemeral>``, in its own thread."""
 
+    thread_name = "fake-kb"
+
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[dict[str, Any]] = []
         self._documents: dict[str, list[KbDocument]] = {}
         self._faults: list[str] = []
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     # lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> FakeKnowledgeBase:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        loop = asyncio.new_event_loop()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            assert self._runner is not None
-            loop.run_until_complete(self._runner.setup())
-            loop.run_until_complete(web.SockSite(self._runner, sock).start())
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-kb", daemon=True)
-        self._thread.start()
-        started.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._runner is None or self._thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop = self._thread = self._runner = None
-
-    def __enter__(self) -> FakeKnowledgeBase:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # scripting -----------------------------------------------------------------------------
 

@@ -41,17 +41,18 @@ import itertools
 import json
 import math
 import re
-import socket
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from aiohttp import WSMsgType, web
 from slack_sdk.models.blocks import blocks as _sdk_blocks
+
+from tests.fakes.loopback import LoopbackServer
 
 T = TypeVar("T")
 Args = dict[str, Any]
@@ -424,7 +425,7 @@ def _inside_event_loop() -> bool:
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Slack Web API + Socket Mode on ``127.0.0.1:<ephemeral>``, in its own thread and loop.
 
     Configuration attributes may be changed at any time:
@@ -457,6 +458,7 @@ class FakeSlack:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host=host, port=port)
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.team_id = team_id
@@ -464,8 +466,6 @@ class FakeSlack:
         self.bot_token = bot_token
         self.app_token = app_token
         self.scopes = scopes
-        self.host = host
-        self._requested_port = port
         self.verification_token = "fake-verification-token"
 
         self.users: dict[str, dict[str, Any]] = {}
@@ -477,10 +477,6 @@ class FakeSlack:
         self.ack_timeout_s = 3.0
 
         self._lock = threading.RLock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._port = 0
         self._ts_counter = itertools.count(1)
         self._conn_ids = itertools.count(1)
         self._round_robin = itertools.count()
@@ -545,13 +541,11 @@ class FakeSlack:
 
     # ----------------------------------------------------------------- lifecycle
 
-    @property
-    def port(self) -> int:
-        return self._port
+    thread_name = "fake-slack"
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self._port}/"
+        return f"{self.url}/"
 
     @property
     def api_url(self) -> str:
@@ -566,78 +560,20 @@ class FakeSlack:
             "SLACK_APP_TOKEN": self.app_token,
         }
 
-    def start(self) -> FakeSlack:
-        """Bind the port and serve from a daemon thread; returns self."""
-        if self._thread is not None:
-            return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._requested_port))
-        self._port = sock.getsockname()[1]
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            loop.call_soon(started.set)
-            loop.run_forever()
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-slack", daemon=True)
-        self._thread.start()
-        started.wait(10)
-        self._run(self._serve(sock), timeout=10)
-        return self
-
-    async def _serve(self, sock: socket.socket) -> None:
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link", self._link)
         app.router.add_get("/link/", self._link)
         app.router.add_post("/response/{rid}", self._response_url)
-        # Short shutdown: tests stop the fake while app clients may still hold keep-alives.
-        self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-
-    def stop(self) -> None:
-        """Drop the sockets, close the server and join its thread."""
-        if self._loop is None or self._thread is None:
-            return
-        with contextlib.suppress(Exception):
-            self._run(self._shutdown(), timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop = self._thread = self._runner = None
 
     async def _shutdown(self) -> None:
+        """Drop the sockets first: an open WebSocket would hold the server's cleanup."""
         await self._drop(graceful=False)
-        if self._runner is not None:
-            await self._runner.cleanup()
-        # Pending redelivery timers would otherwise be destroyed with the loop, noisily.
-        current = asyncio.current_task()
-        for task in asyncio.all_tasks():
-            if task is not current:
-                task.cancel()
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        await super()._shutdown()
 
     def reset(self) -> None:
         """Forget messages, calls, acks and injected faults (connections stay up)."""
         self._reset_state()
-
-    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        if self._loop is None:
-            raise RuntimeError("FakeSlack is not started")
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("FakeSlack helpers cannot be called from the fake's own loop")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return future.result(timeout)
 
     # ----------------------------------------------------------------- fault injection
 
