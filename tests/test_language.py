@@ -68,3 +68,43 @@ def test_a_hint_outside_the_configured_languages_is_ignored(detector: LanguageDe
 def test_han_only_text_is_japanese_when_chinese_is_not_configured() -> None:
     detector = LanguageDetector(languages=["en", "ja"], default="en")
     assert detector.detect("経費精算").language == "ja"
+
+
+def test_lingua_is_built_only_for_the_languages_that_share_a_script(
+    detector: LanguageDetector,
+) -> None:
+    # ko, ja, zh and th are decided by their script; their models would never be consulted.
+    assert detector.model_languages == ["en", "es", "de", "fr", "vi", "pt", "it", "id"]
+
+
+@pytest.mark.parametrize(
+    ("languages", "model_languages"),
+    [(["en", "ko"], ["en", "ko"]), (["ko", "ja"], ["ko", "ja"]), (["en"], ["en", "de"])],
+)
+def test_lingua_keeps_two_languages_when_at_most_one_needs_it(
+    languages: list[str], model_languages: list[str]
+) -> None:
+    detector = LanguageDetector(languages=languages, default=languages[0])
+    assert detector.model_languages == model_languages
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Merci beaucoup pour votre aide ツ", "fr"),
+        ("Danke für die Hilfe ツ", "de"),
+        ("The office in 東 building is closed today", "en"),
+        ("ok 네 thanks for the quick answer", "en"),
+    ],
+)
+def test_a_stray_character_of_another_script_does_not_change_the_language(
+    detector: LanguageDetector, text: str, language: str
+) -> None:
+    detection = detector.detect(text)
+    assert (detection.language, detection.method) == (language, "model")
+
+
+def test_preload_warms_the_models_and_detection_still_works() -> None:
+    detector = LanguageDetector(languages=["en", "de", "ko"], default="en")
+    detector.preload()
+    assert detector.detect("Wie viele Urlaubstage habe ich dieses Jahr?").language == "de"
