@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -21,8 +21,11 @@ from retrieval.embedding import Embedder, LlamaIndexEmbedder, embedding_dimensio
 from retrieval.handle import IndexHandle
 from retrieval.index import KnowledgeIndex
 from retrieval.retriever import HybridRetriever, Retriever
-from retrieval.sources import Source
 from retrieval.store import IndexStore, LocalIndexStore
+
+if TYPE_CHECKING:
+    # Only ingest opens sources; importing them loads the pdf/docx/html parsers (~26 MB).
+    from retrieval.sources import Source
 
 log = logging.getLogger(__name__)
 
