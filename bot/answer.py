@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
 
-from bot.bedrock import as_model_error, usage_from
+from bot.bedrock import as_model_error, stream_chat, usage_from
 from bot.errors import ModelError, StreamInterrupted
 from bot.glossary import Glossary
 from bot.messages import language_name
@@ -119,18 +119,14 @@ class ProAnswerer:
         usage: dict[str, int] = {}
         produced = False
         try:
-            responses = await self._llm.astream_chat(
-                self.messages(
-                    question=question, language=language, passages=passages, history=history
-                )
+            messages = self.messages(
+                question=question, language=language, passages=passages, history=history
             )
-            async for response in responses:
-                raw = response.raw if isinstance(response.raw, dict) else {}
-                if "metadata" in raw:
-                    usage = usage_from(raw)
-                if response.delta:
+            async for piece in stream_chat(self._llm, messages):
+                usage = piece.usage or usage
+                if piece.text:
                     produced = True
-                    yield response.delta
+                    yield piece.text
         except Exception as exc:
             error = (
                 exc if isinstance(exc, ModelError) else as_model_error(exc, model_id=self._model_id)

@@ -1,0 +1,63 @@
+"""`bot.bedrock.stream_chat`: LlamaIndex's ConverseStream read in a worker thread, with the
+deltas batched before they wake the event loop — against the Bedrock fake, on the wire."""
+
+from __future__ import annotations
+
+from llama_index.core.base.llms.types import ChatMessage, MessageRole
+
+from bot.bedrock import StreamPiece, converse_llm, runtime_client, stream_chat
+from bot.config import Settings
+from tests.fakes.bedrock import FakeBedrock, Reply
+
+WORDS = " ".join(f"word{i}" for i in range(60))
+ASK = [ChatMessage(role=MessageRole.USER, content="Say sixty words.")]
+
+
+async def pieces(settings: Settings, *, coalesce_s: float) -> list[StreamPiece]:
+    llm = converse_llm(
+        model_id=settings.pro_model_id, client=runtime_client(settings), max_tokens=500
+    )
+    return [piece async for piece in stream_chat(llm, ASK, coalesce_s=coalesce_s)]
+
+
+async def test_the_first_words_go_at_once_and_the_rest_in_batches(
+    settings: Settings, bedrock: FakeBedrock
+) -> None:
+    bedrock.latency("nova-pro", tokens_per_s=600)  # 60 events over about 0.2 s
+    bedrock.queue("nova-pro", Reply(text=WORDS, input_tokens=7))
+
+    got = await pieces(settings, coalesce_s=0.05)
+
+    assert "".join(p.text for p in got) == WORDS
+    assert got[0].text.strip() == "word0", "the first delta is not held back"
+    assert 2 <= len(got) < 20, f"{len(got)} hand-offs for 60 events: not batched"
+    assert got[-1].usage["input_tokens"] == 7 and got[-1].usage["output_tokens"] > 0
+
+
+async def test_without_a_window_every_event_is_its_own_piece(
+    settings: Settings, bedrock: FakeBedrock
+) -> None:
+    bedrock.queue("nova-pro", Reply(text=WORDS))
+
+    got = await pieces(settings, coalesce_s=0)
+
+    assert len([p for p in got if p.text]) == 60
+
+
+async def test_text_before_a_cut_arrives_before_the_error(
+    settings: Settings, bedrock: FakeBedrock
+) -> None:
+    bedrock.queue("nova-pro", Reply(text=WORDS, error="cut", error_after_chars=40))
+    llm = converse_llm(
+        model_id=settings.pro_model_id, client=runtime_client(settings), max_tokens=500
+    )
+    received = ""
+    try:
+        async for piece in stream_chat(llm, ASK, coalesce_s=10):
+            received += piece.text
+    except Exception:  # whatever botocore raises for a dropped connection
+        pass
+    else:
+        raise AssertionError("a cut stream ended without an error")
+
+    assert received and WORDS.startswith(received) and len(received) <= 40
