@@ -1,10 +1,12 @@
-"""Shared fixtures: the Bedrock fake, an isolated AWS environment and a sample index."""
+"""Shared fixtures: the Bedrock fake, an isolated AWS environment, a sample index, moto, and
+the Slack fake of the in-process app harnesses."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ import pytest
 from bot.config import Settings, load_settings
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.slack import FakeSlack
+from tests.faults.secrets import AWS_SECRET, leaks
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "examples" / "docs"
@@ -107,3 +111,30 @@ def state_table(moto_server: MotoServer) -> Iterator[str]:
     moto_server.create_state_table(name)
     yield name
     moto_server.delete_table(name)
+
+
+# --- the in-process Slack app harnesses (tests/scenario, tests/faults) -----------------------
+# Each harness's conftest provides `slack_server`, its own session-wide FakeSlack (so what one
+# harness injects never reaches the other), and `slack_users`, user id -> locale.
+
+
+@pytest.fixture
+def slack(slack_server: FakeSlack, slack_users: Mapping[str, str]) -> Iterator[FakeSlack]:
+    """The harness's Slack fake, emptied and given its users; emptied again afterwards."""
+    slack_server.reset()
+    for user, locale in slack_users.items():
+        slack_server.add_user(user, locale=locale)
+    yield slack_server
+    slack_server.reset()
+
+
+@pytest.fixture
+def no_secrets_in_logs(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, aws_env: Path
+) -> Iterator[None]:
+    """No Slack token or AWS secret key in any log record, DEBUG included (the harnesses
+    turn this on for every test)."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)  # after aws_env's dummy one
+    caplog.set_level(logging.DEBUG)
+    yield
+    assert leaks(caplog.records, [AWS_SECRET]) == []

@@ -4,33 +4,28 @@ in-process, against the Slack and Bedrock fakes; assertions are on what reached 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.slack.serve import Running, start
 from bot.state import StateStore
-from tests.fakes.bedrock import Reply
-from tests.fakes.slack import FakeSlack, Message
-from tests.scenario.conftest import no_secrets_in_logs  # noqa: F401 - autouse here too
+from tests.fakes.slack import FakeSlack
+from tests.harness import ALICE, BOB, slack_app_settings
 
 CHANNEL = "C0FAULTS"
-MENTION = "<@UBOT>"
-ALICE = "U0ALICE"  # Korean locale
-BOB = "U0BOB"  # English locale
 BOT_TOKEN = "xoxb-faults-0000-token"
 APP_TOKEN = "xapp-1-faults-0000-token"
-LEAVE_EN = "How many days of paid annual leave do employees get?"
 LEAVE_KO = "직원은 유급 연차를 며칠 받나요?"
 ANSWER = "Employees get 20 days of paid annual leave per year [1]. Up to five unused days carry over [1]."
 
 
-def micro(question: str) -> Reply:
-    return Reply(text=json.dumps({"standalone_question": question, "intent": "question"}))
+@pytest.fixture(autouse=True)
+def _every_fault_test_keeps_secrets_out_of_logs(no_secrets_in_logs: None) -> None:
+    """Every fault test: no Slack token or AWS secret key in any log record."""
 
 
 class FakeClock:
@@ -47,31 +42,21 @@ class FakeClock:
 
 
 @pytest.fixture(scope="session")
-def fault_slack_server() -> Iterator[FakeSlack]:
-    with FakeSlack(
-        bot_user_id="UBOT", team_id="T1", bot_token=BOT_TOKEN, app_token=APP_TOKEN
-    ) as fake:
+def slack_server() -> Iterator[FakeSlack]:
+    with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
         yield fake
 
 
 @pytest.fixture
-def slack(fault_slack_server: FakeSlack) -> Iterator[FakeSlack]:
-    fault_slack_server.reset()
-    fault_slack_server.add_user(ALICE, locale="ko-KR")
-    fault_slack_server.add_user(BOB, locale="en-US")
-    yield fault_slack_server
-    fault_slack_server.reset()
+def slack_users() -> dict[str, str]:
+    return {ALICE: "ko-KR", BOB: "en-US"}
 
 
 @pytest.fixture
 def app_settings(
     settings: Settings, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, aws_env: Path
 ) -> Settings:
-    for name, value in slack.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("HEALTH_FILE", str(aws_env / "health.json"))
-    monkeypatch.setenv("SOCKET_PING_SECONDS", "0.5")
-    return load_settings()
+    return slack_app_settings(monkeypatch, slack, aws_env, SOCKET_PING_SECONDS="0.5")
 
 
 async def start_app(
@@ -90,22 +75,6 @@ async def app(app_settings: Settings, slack: FakeSlack) -> AsyncIterator[Running
     await running.stop(10)
 
 
-def bot_replies(slack: FakeSlack, channel: str, thread_ts: str) -> list[Message]:
-    return [m for m in slack.messages(channel, thread_ts) if m.bot_id and m.ts != thread_ts]
-
-
-async def wait_replies(
-    slack: FakeSlack, channel: str, thread_ts: str, count: int = 1, timeout: float = 15
-) -> list[Message]:
-    """`count` finished (no longer streaming) bot messages in the thread."""
-
-    def done() -> list[Message] | None:
-        replies = [m for m in bot_replies(slack, channel, thread_ts) if not m.streaming]
-        return replies if len(replies) >= count else None
-
-    return await slack.wait_for_async(done, timeout)
-
-
 async def settle(running: Running, slack: FakeSlack, quiet_s: float = 0.2) -> None:
     """Every envelope acked, nothing in flight, then `quiet_s` without a new Web API call."""
     await slack.wait_for_async(
@@ -119,7 +88,3 @@ async def settle(running: Running, slack: FakeSlack, quiet_s: float = 0.2) -> No
         if len(slack.calls()) == calls and running.inflight.count == 0:
             return
     raise TimeoutError("the app kept calling Slack")
-
-
-def has_feedback(msg: Message) -> bool:
-    return any(b.get("type") == "actions" for b in msg.blocks or [])

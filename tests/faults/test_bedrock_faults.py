@@ -10,18 +10,8 @@ from bot.messages import message
 from bot.slack.serve import Running
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import (
-    ALICE,
-    ANSWER,
-    CHANNEL,
-    LEAVE_EN,
-    LEAVE_KO,
-    MENTION,
-    bot_replies,
-    has_feedback,
-    micro,
-    wait_replies,
-)
+from tests.faults.conftest import ANSWER, CHANNEL, LEAVE_KO
+from tests.harness import ALICE, LEAVE_EN, MENTION, bot_replies, has_feedback, micro, wait_replies
 
 QUESTIONS = [
     ("en", LEAVE_EN),

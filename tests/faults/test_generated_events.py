@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from bot.slack.serve import Running
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, LEAVE_EN, MENTION, micro, settle, wait_replies
+from tests.faults.conftest import ANSWER, settle
+from tests.harness import LEAVE_EN, MENTION, micro, wait_replies
 
 EVENTS_PER_EXAMPLE = 20
 EXAMPLES = 50  # x 20 = 1,000 events

@@ -10,19 +10,8 @@ from bot.state import DynamoStateStore, MemoryStateStore
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import (
-    ANSWER,
-    BOB,
-    CHANNEL,
-    LEAVE_EN,
-    MENTION,
-    FakeClock,
-    bot_replies,
-    has_feedback,
-    settle,
-    start_app,
-    wait_replies,
-)
+from tests.faults.conftest import ANSWER, CHANNEL, FakeClock, settle, start_app
+from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
 
 LATER_S = (1, 60, 300)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import BOB, CHANNEL, LEAVE_EN, MENTION, bot_replies, has_feedback
+from tests.faults.conftest import CHANNEL
+from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback
 from tests.scenario.test_serve_process import serve_env
 
 LONG = "Employees get 20 days of paid annual leave per calendar year [1]. " * 6

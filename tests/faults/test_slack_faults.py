@@ -7,16 +7,8 @@ import pytest
 from bot.slack.serve import Running
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import (
-    ANSWER,
-    BOB,
-    CHANNEL,
-    LEAVE_EN,
-    MENTION,
-    bot_replies,
-    has_feedback,
-    wait_replies,
-)
+from tests.faults.conftest import ANSWER, CHANNEL
+from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
 
 
 @pytest.mark.parametrize("method", ["chat.startStream", "chat.stopStream"])

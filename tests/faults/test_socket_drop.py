@@ -6,15 +6,8 @@ from __future__ import annotations
 from bot.slack.serve import Running
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import (
-    BOB,
-    CHANNEL,
-    LEAVE_EN,
-    MENTION,
-    bot_replies,
-    has_feedback,
-    wait_replies,
-)
+from tests.faults.conftest import CHANNEL
+from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
 
 LONG = "Employees get 20 days of paid annual leave per calendar year [1]. " * 8
 

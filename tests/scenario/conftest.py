@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
 from bot.slack.inflight import InFlight
@@ -20,42 +19,35 @@ from bot.slack.serve import web_client
 from bot.state import MemoryStateStore, StateStore
 from bot.wiring import Components, build
 from tests.fakes.slack import FakeSlack
-from tests.faults.secrets import AWS_SECRET, leaks
+from tests.harness import ADMIN, ALICE, BOB, slack_app_settings
 
 CHANNEL = "C0SUPPORT"
 DM = "D0ALICE"
-ALICE = "U0ALICE"  # Korean locale
-BOB = "U0BOB"  # Spanish locale
-ADMIN = "U0ADMIN"
+BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
+
+
+@pytest.fixture(autouse=True)
+def _every_scenario_keeps_secrets_out_of_logs(no_secrets_in_logs: None) -> None:
+    """Every scenario: no Slack token or AWS secret key in any log record."""
 
 
 @pytest.fixture(scope="session")
-def fake_slack_server() -> Iterator[FakeSlack]:
-    with FakeSlack(
-        bot_user_id="UBOT", team_id="T1", bot_token="xoxb-test-token", app_token="xapp-test-token"
-    ) as fake:
+def slack_server() -> Iterator[FakeSlack]:
+    with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
         yield fake
 
 
 @pytest.fixture
-def slack(fake_slack_server: FakeSlack) -> Iterator[FakeSlack]:
-    fake_slack_server.reset()
-    fake_slack_server.add_user(ALICE, locale="ko-KR")
-    fake_slack_server.add_user(BOB, locale="es-ES")
-    fake_slack_server.add_user(ADMIN, locale="en-US")
-    yield fake_slack_server
-    fake_slack_server.reset()
+def slack_users() -> dict[str, str]:
+    return {ALICE: "ko-KR", BOB: "es-ES", ADMIN: "en-US"}
 
 
 @pytest.fixture
 def slack_settings(
     settings: Settings, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, aws_env: Path
 ) -> Settings:
-    for name, value in slack.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ADMIN_USER_IDS", ADMIN)
-    monkeypatch.setenv("HEALTH_FILE", str(aws_env / "health.json"))
-    return load_settings()
+    return slack_app_settings(monkeypatch, slack, aws_env, ADMIN_USER_IDS=ADMIN)
 
 
 @dataclass
@@ -66,6 +58,11 @@ class RunningBot:
     state: StateStore
     inflight: InFlight
     extra: list[AsyncSocketModeHandler] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        """Let the answers in flight finish, then close the socket."""
+        await self.inflight.drain(10)
+        await self.handler.close_async()
 
 
 async def start_bot(
@@ -99,16 +96,4 @@ async def start_bot(
 async def bot(slack_settings: Settings, slack: FakeSlack) -> AsyncIterator[RunningBot]:
     running = await start_bot(slack_settings, slack)
     yield running
-    await running.inflight.drain(10)
-    await running.handler.close_async()
-
-
-@pytest.fixture(autouse=True)
-def no_secrets_in_logs(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, aws_env: Path
-) -> Iterator[None]:
-    """Every scenario: no Slack token or AWS secret key in any log record, DEBUG included."""
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)  # after aws_env's dummy one
-    caplog.set_level(logging.DEBUG)
-    yield
-    assert leaks(caplog.records, [AWS_SECRET]) == []
+    await running.stop()

@@ -13,22 +13,22 @@ from bot.messages import message, native_name
 from tests.conftest import REPO
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.scenario.conftest import ADMIN, ALICE, BOB, CHANNEL, RunningBot, start_bot
-from tests.scenario.test_slack_bot import (
+from tests.harness import (
+    ADMIN,
+    ALICE,
+    BOB,
     LEAVE_EN,
     MENTION,
     all_text,
     block_types,
     bot_replies,
+    eventually,
+    micro,
     wait_answer,
 )
-from tests.scenario.test_slack_more import _eventually
+from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
 
 STAFF = "C0STAFF"
-
-
-def micro(question: str) -> Reply:
-    return Reply(text=json.dumps({"standalone_question": question, "intent": "question"}))
 
 
 @pytest.fixture
@@ -52,8 +52,7 @@ def ml_settings(slack_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Se
 async def ml_bot(ml_settings: Settings, slack: FakeSlack) -> RunningBot:
     running = await start_bot(ml_settings, slack)
     yield running  # type: ignore[misc]
-    await running.inflight.drain(10)
-    await running.handler.close_async()
+    await running.stop()
 
 
 async def test_companion_channel_adds_a_micro_translation_for_staff(
@@ -204,7 +203,7 @@ async def test_translation_was_wrong_records_question_answer_languages_and_terms
         value=button["value"],
     )
     await slack.wait_for_ack_async(click)
-    (record,) = await _eventually(lambda: ml_bot.state.list("feedback"))
+    (record,) = await eventually(lambda: ml_bot.state.list("feedback"))
 
     assert record["vote"] == "translation" and record["question"] == "직원 연차는 며칠인가요?"
     assert "年次有給休暇" in record["answer"]

@@ -22,8 +22,8 @@ from bot.usage import format_usd
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack, Message
-from tests.scenario.conftest import ADMIN, ALICE, BOB, CHANNEL, RunningBot, start_bot
-from tests.scenario.test_slack_bot import LEAVE_EN, MENTION, bot_replies, micro, wait_answer
+from tests.harness import ADMIN, ALICE, BOB, LEAVE_EN, MENTION, bot_replies, micro, wait_answer
+from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
 
 GAP_EN = "What is the population of Jupiter's moon Europa?"  # not in the handbook
 
@@ -49,8 +49,7 @@ async def operated(
 async def ops(slack_settings: Settings, slack: FakeSlack) -> AsyncIterator[OperatedBot]:
     bot = await operated(slack_settings, slack)
     yield bot
-    await bot.running.inflight.drain(10)
-    await bot.running.handler.close_async()
+    await bot.running.stop()
 
 
 async def reply_to(slack: FakeSlack, channel: str, ts: str) -> Message:
@@ -85,8 +84,7 @@ async def test_a_users_third_question_is_refused_with_the_reset_time_and_admins_
         for _ in range(3):
             assert "Fake answer" in (await ask(slack, ADMIN, LEAVE_EN)).text
     finally:
-        await bot.running.inflight.drain(10)
-        await bot.running.handler.close_async()
+        await bot.running.stop()
 
     assert "Fake answer" in first.text and "Fake answer" in second.text
     assert third.text == reset_text("en")
@@ -122,8 +120,7 @@ async def test_with_a_state_table_two_bots_hold_one_limit(
         ]
     finally:
         for bot in bots:
-            await bot.running.inflight.drain(10)
-            await bot.running.handler.close_async()
+            await bot.running.stop()
 
     handled_by = {d.connection_id for d in slack.deliveries() if d.event.get("user") == ALICE}
     assert len(handled_by) == 2, "both bots answered some of the questions"

@@ -15,8 +15,8 @@ from bot.state import DynamoStateStore
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.scenario.conftest import BOB, CHANNEL, start_bot
-from tests.scenario.test_slack_bot import LEAVE_EN, MENTION, bot_replies, wait_answer
+from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, wait_answer
+from tests.scenario.conftest import CHANNEL, start_bot
 
 
 def serve_env(

@@ -6,7 +6,6 @@ acks, and the Bedrock requests.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bot.config import Settings
@@ -15,45 +14,19 @@ from bot.slack.render import WORD_JOINER
 from tests.conftest import DOCS
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack, Message
-from tests.scenario.conftest import ADMIN, ALICE, BOB, CHANNEL, DM, RunningBot, start_bot
-
-LEAVE_EN = "How many days of paid annual leave do employees get?"
-MENTION = "<@UBOT>"
-
-
-def micro(question: str) -> Reply:
-    return Reply(text=json.dumps({"standalone_question": question, "intent": "question"}))
-
-
-def bot_replies(slack: FakeSlack, channel: str, thread_ts: str) -> list[Message]:
-    return [m for m in slack.messages(channel, thread_ts) if m.bot_id and m.ts != thread_ts]
-
-
-async def wait_answer(
-    slack: FakeSlack, channel: str, thread_ts: str, count: int = 1, timeout: float = 15
-) -> list[Message]:
-    def done() -> list[Message] | None:
-        """`count` finished answers: each answer's last message carries the footer blocks."""
-        replies = [m for m in bot_replies(slack, channel, thread_ts) if not m.streaming]
-        finished = [m for m in replies if "actions" in block_types(m)]
-        return replies if len(finished) >= count else None
-
-    return await slack.wait_for_async(done, timeout)
-
-
-def block_types(msg: Message) -> list[str]:
-    return [b["type"] for b in msg.blocks or []]
-
-
-def all_text(msg: Message) -> str:
-    parts = [msg.text or ""]
-    for block in msg.blocks or []:
-        if block.get("type") == "section":
-            parts.append(block["text"]["text"])
-        for element in block.get("elements") or []:
-            if isinstance(element, dict) and isinstance(element.get("text"), str):
-                parts.append(element["text"])
-    return "\n".join(parts)
+from tests.harness import (
+    ADMIN,
+    ALICE,
+    BOB,
+    LEAVE_EN,
+    MENTION,
+    all_text,
+    block_types,
+    bot_replies,
+    micro,
+    wait_answer,
+)
+from tests.scenario.conftest import CHANNEL, DM, RunningBot, start_bot
 
 
 async def test_korean_mention_is_answered_in_its_thread_streamed_with_sources_and_feedback(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 from bot.cli import main
 from bot.config import Settings
@@ -19,8 +17,8 @@ from retrieval.sources import open_source
 from retrieval.store import LocalIndexStore
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.scenario.conftest import ALICE, BOB, CHANNEL, RunningBot, start_bot
-from tests.scenario.test_slack_bot import LEAVE_EN, MENTION, bot_replies, wait_answer
+from tests.harness import ALICE, BOB, LEAVE_EN, MENTION, bot_replies, eventually, wait_answer
+from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
 
 ASSISTANT_DM = "D0ASSIST"
 
@@ -80,22 +78,12 @@ async def test_feedback_clicks_are_recorded_with_question_language_and_route(
         "feedback_down", user=BOB, channel=CHANNEL, message_ts=answer.ts, value=button["value"]
     )
     await slack.wait_for_ack_async(click)
-    records = await _eventually(lambda: bot.state.list("feedback"))
+    records = await eventually(lambda: bot.state.list("feedback"))
 
     value = json.loads(button["value"])
     assert records[0]["vote"] == "down" and records[0]["question_id"] == value["q"]
     assert records[0]["language"] == "en" and records[0]["route"] == "direct"
     await slack.wait_for_async(lambda: slack.response_posts(click), 5)
-
-
-async def _eventually(read: Any, timeout: float = 5.0) -> Any:
-    """Poll an async read until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (value := await read()):
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("nothing recorded")
-        await asyncio.sleep(0.02)
-    return value
 
 
 async def test_a_private_collection_never_answers_in_a_channel_not_mapped_to_it(
