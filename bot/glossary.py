@@ -8,6 +8,7 @@ changes live in the state store so every task picks them up without a restart.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -47,14 +48,39 @@ class Violation:
     detail: str
 
 
+#: Non-ASCII letters that re.IGNORECASE matches to an ASCII letter (İ~i, ı~I, ſ~s, K~k),
+#: mapped so that the substring pre-check below never rejects what the regex would match.
+_ASCII_LOOKALIKES = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_pattern(phrase: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", re.IGNORECASE)
+
+
+class _Haystack:
+    """A text searched for many glossary phrases: lower-cased once, so most phrases are
+    ruled out by a plain substring test before the word-boundary regex runs."""
+
+    __slots__ = ("folded", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded = text.translate(_ASCII_LOOKALIKES).lower()
+
+    def __contains__(self, phrase: str) -> bool:
+        if not phrase:
+            return False
+        if phrase.isascii():
+            return (
+                phrase.lower() in self.folded
+                and _word_pattern(phrase).search(self.text) is not None
+            )
+        return phrase in self.text  # CJK and other scripts have no word boundaries to rely on
+
+
 def _contains(text: str, phrase: str) -> bool:
-    if not phrase:
-        return False
-    if phrase.isascii():
-        return (
-            re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text, re.IGNORECASE) is not None
-        )
-    return phrase in text  # CJK and other scripts have no word boundaries to rely on
+    return phrase in _Haystack(text)
 
 
 class Glossary:
@@ -85,10 +111,8 @@ class Glossary:
 
     def involved(self, *texts: str) -> list[GlossaryTerm]:
         """Terms that appear (in any of their forms) in any of `texts`."""
-        joined = "\n".join(texts)
-        return [
-            t for t in self.terms if any(_contains(joined, f) for f in {t.term, *t.forms.values()})
-        ]
+        joined = _Haystack("\n".join(texts))
+        return [t for t in self.terms if any(f in joined for f in {t.term, *t.forms.values()})]
 
     def to_corpus(self, query: str, *, original: str, corpus_language: str) -> str:
         """Map terms in a search query to their corpus form; keep do-not-translate terms.
@@ -114,14 +138,11 @@ class Glossary:
     def violations(self, *, answer: str, language: str, sources: Sequence[str]) -> list[Violation]:
         """Glossary rules an answer broke: a do-not-translate term lost, or a non-preferred form."""
         found: list[Violation] = []
-        context = "\n".join(sources)
+        context = _Haystack("\n".join(sources))
+        said = _Haystack(answer)
         for t in self.terms:
             if t.do_not_translate:
-                if (
-                    _contains(context, t.term)
-                    and not _contains(answer, t.term)
-                    and self._mentions_concept(answer, t)
-                ):
+                if t.term in context and t.term not in said and self._mentions_concept(answer, t):
                     found.append(
                         Violation(
                             t.term, "do_not_translate", f"'{t.term}' was translated or respelled"
@@ -129,14 +150,14 @@ class Glossary:
                     )
                 continue
             preferred = t.forms.get(language)
-            if not preferred or _contains(answer, preferred):
+            if not preferred or preferred in said:
                 continue
             for lang, other in t.forms.items():
                 if (
                     lang != language
                     and other != preferred
                     and not other.isascii()
-                    and _contains(answer, other)
+                    and other in said
                 ):
                     found.append(
                         Violation(
