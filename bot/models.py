@@ -34,6 +34,8 @@ class Question(_Frozen):
     question_id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
     history: tuple[Turn, ...] = ()
     language_hint: str | None = None
+    #: The language the question is written in, when the caller has already detected it.
+    language: str | None = None
     #: Collections this asker may see here; None means the public collection only.
     collections: frozenset[str] | None = None
     user_id: str | None = None

@@ -252,7 +252,9 @@ class Pipeline:
             )
 
         text = question.text.strip()
-        question_language = self._detector.detect(text, hint=question.language_hint).language
+        question_language = (
+            question.language or self._detector.detect(text, hint=question.language_hint).language
+        )
         language = question.answer_language or question_language
         lap("detect")
         if not text:

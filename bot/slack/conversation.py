@@ -193,7 +193,8 @@ class Conversation:
     ) -> None:
         thread_ts = asked.thread_ts or asked.ts
         text = strip_mentions(asked.text)
-        language = self._detector.detect(text).language
+        detected = self._detector.detect(text)
+        language = detected.language
         await self._show_working(client, asked, set_status, language)
         stream: AnswerStream | None = None
         try:
@@ -203,7 +204,9 @@ class Conversation:
             hint = self._asker_language(history, asked.user) or await self.user_language(
                 client, asked.user
             )
-            language = self._detector.detect(text, hint=hint).language
+            if detected.method not in ("script", "model"):  # too short to tell: the hint decides
+                detected = self._detector.detect(text, hint=hint)
+            language = detected.language
             preferred = await self._prefs.user_language(asked.user)
             channel = await self._prefs.channel(asked.channel)
             await self._glossary.refresh()
@@ -211,6 +214,7 @@ class Conversation:
                 text=text,
                 history=history,
                 language_hint=hint,
+                language=language,
                 collections=self._access.visible(
                     channel_id=asked.channel,
                     user_id=asked.user,
