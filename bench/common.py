@@ -41,7 +41,14 @@ if str(REPO) not in sys.path:  # `python bench/ack.py` as well as `python -m ben
 from bench.questions import ANSWER_EN, english_for  # noqa: E402
 from tests.fakes.aws import MotoServer  # noqa: E402
 from tests.fakes.bedrock import FakeBedrock, RecordedRequest, Reply, estimate_tokens  # noqa: E402
-from tests.fakes.slack import FakeSlack  # noqa: E402
+from tests.fakes.slack import FakeSlack, Message  # noqa: E402
+from tests.harness import (  # noqa: E402
+    bot_replies,
+    build_sample_index,
+    has_feedback,
+    offline_aws_env,
+    serve_env,
+)
 
 BOT_TOKEN = "xoxb-bench-0000000000-secret"
 APP_TOKEN = "xapp-1-bench-0000000000-secret"
@@ -161,34 +168,21 @@ class Stack:
     def app_env(self, **extra: str) -> dict[str, str]:
         """The environment of `python -m bot serve`: loopback endpoints, dummy credentials."""
         env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "SLACK_", "DUALNOVA_", "STATE_", "INDEX_"))
+            "DOCS_SOURCE": str(DOCS),
+            "GLOSSARY_URI": str(GLOSSARY),
+            "NO_PROXY": "127.0.0.1,localhost",
+            "PYTHONUNBUFFERED": "1",
         }
-        env.update(self.slack.env())
-        env.update(self.bedrock.env())
-        if self.moto is not None:
-            env.update(self.moto.env())
-        env.update(
-            AWS_REGION="us-east-1",
-            AWS_CONFIG_FILE=str(self.workdir / "none"),
-            AWS_SHARED_CREDENTIALS_FILE=str(self.workdir / "none"),
-            AWS_EC2_METADATA_DISABLED="true",
-            INDEX_URI=str(self.index),
-            DOCS_SOURCE=str(DOCS),
-            GLOSSARY_URI=str(GLOSSARY),
-            HEALTH_FILE=str(self.workdir / "health.json"),
-            LOG_FORMAT="json",
-            LOG_LEVEL="INFO",
-            HTTP_PROXY="",
-            HTTPS_PROXY="",
-            NO_PROXY="127.0.0.1,localhost",
-            PYTHONUNBUFFERED="1",
-        )
         if self.state_table:
             env["STATE_TABLE"] = self.state_table
-        env.update(extra)
-        return env
+        return serve_env(
+            self.slack,
+            self.bedrock,
+            index=self.index,
+            workdir=self.workdir,
+            moto=self.moto,
+            **{**env, **extra},
+        )
 
     def reset(self) -> None:
         """Forget recorded calls between phases (sockets stay up)."""
@@ -196,38 +190,12 @@ class Stack:
         self.bedrock.reset()
 
 
-def _isolate_this_process(workdir: Path, bedrock_url: str) -> None:
+def _isolate_this_process(workdir: Path, bedrock: FakeBedrock) -> None:
     """The bench process itself builds the index through boto3: keep it on loopback."""
     for name in list(os.environ):
         if name.startswith(("AWS_", "SLACK_", "DUALNOVA_")):
             del os.environ[name]
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(workdir / "none"),
-        AWS_SHARED_CREDENTIALS_FILE=str(workdir / "none"),
-        AWS_EC2_METADATA_DISABLED="true",
-        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=bedrock_url,
-    )
-
-
-def build_sample_index(root: Path) -> Path:
-    """examples/docs ingested with the fake's embeddings (as the test suite's sample index)."""
-    from bot.config import load_settings
-    from bot.wiring import build_detector, build_embedder, build_store, runtime_client
-    from retrieval.ingest import ingest
-    from retrieval.sources import open_source
-
-    settings = load_settings(_env_file=None, index_uri=str(root))
-    detector = build_detector(settings)
-    ingest(
-        source=open_source(str(DOCS)),
-        store=build_store(settings),
-        embedder=build_embedder(settings, runtime_client(settings)),
-        detect_language=lambda text: detector.detect(text).language,
-    )
-    return root
+    os.environ.update(offline_aws_env(workdir, bedrock))
 
 
 @contextlib.contextmanager
@@ -242,7 +210,7 @@ def stack(*, state: str = "memory") -> Iterator[Stack]:
                 )
             )
             bedrock = stack_.enter_context(FakeBedrock())
-            _isolate_this_process(workdir, bedrock.url)
+            _isolate_this_process(workdir, bedrock)
             index = build_sample_index(workdir / "index")
             bedrock.reset()
             moto = table = None
@@ -380,14 +348,9 @@ def first_text_at(slack: FakeSlack, channel: str, ts: str) -> float | None:
     return None
 
 
-def finished(slack: FakeSlack, channel: str, ts: str) -> list[Any]:
+def finished(slack: FakeSlack, channel: str, ts: str) -> list[Message]:
     """The bot's finished answers in the thread (a finished answer carries the feedback row)."""
-    replies = [
-        m
-        for m in slack.messages(channel, ts)
-        if m.bot_id and m.ts != ts and not m.streaming and m.blocks
-    ]
-    return [m for m in replies if any(b.get("type") == "actions" for b in m.blocks or [])]
+    return [m for m in bot_replies(slack, channel, ts) if not m.streaming and has_feedback(m)]
 
 
 def sent_at(slack: FakeSlack, ts: str) -> float:

@@ -14,11 +14,12 @@ import pytest
 from bot.config import Settings, load_settings
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.s3_corpus import bucket_name
 from tests.fakes.slack import FakeSlack
 from tests.faults.secrets import AWS_SECRET, leaks
+from tests.harness import DOCS, REPO, build_sample_index, offline_aws_env
 
-REPO = Path(__file__).resolve().parents[1]
-DOCS = REPO / "examples" / "docs"
+__all__ = ["DOCS", "REPO"]
 
 _AWS_VARIABLES = [
     name for name in os.environ if name.startswith(("AWS_", "SLACK_", "DUALNOVA_"))
@@ -31,17 +32,12 @@ _AWS_VARIABLES = [
 ]
 
 
-def isolate_environment(monkeypatch: pytest.MonkeyPatch, tmp: Path, bedrock_url: str) -> None:
+def isolate_environment(monkeypatch: pytest.MonkeyPatch, tmp: Path, bedrock: FakeBedrock) -> None:
     """No real AWS or Slack: dummy credentials, loopback endpoints, no shared config files."""
     for name in _AWS_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock_url)
+    for name, value in offline_aws_env(tmp, bedrock).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("BEDROCK_MAX_ATTEMPTS", "3")
 
 
@@ -63,22 +59,10 @@ def sample_index(
     tmp_path_factory: pytest.TempPathFactory, fake_bedrock_server: FakeBedrock
 ) -> Path:
     """examples/docs ingested once, with embeddings from the fake, shared read-only by tests."""
-    from bot.wiring import build_detector, build_embedder, build_store, runtime_client
-    from retrieval.ingest import ingest
-    from retrieval.sources import open_source
-
     root = tmp_path_factory.mktemp("sample-index")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        isolate_environment(monkeypatch, root, fake_bedrock_server.url)
-        monkeypatch.setenv("INDEX_URI", str(root / "index"))
-        settings = load_settings(_env_file=None)
-        detector = build_detector(settings)
-        ingest(
-            source=open_source(str(DOCS)),
-            store=build_store(settings),
-            embedder=build_embedder(settings, runtime_client(settings)),
-            detect_language=lambda text: detector.detect(text).language,
-        )
+        isolate_environment(monkeypatch, root, fake_bedrock_server)
+        build_sample_index(root / "index")
     fake_bedrock_server.reset()
     return root / "index"
 
@@ -86,7 +70,7 @@ def sample_index(
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bedrock: FakeBedrock) -> Path:
     """An isolated environment in an empty working directory (no stray .env is read)."""
-    isolate_environment(monkeypatch, tmp_path, bedrock.url)
+    isolate_environment(monkeypatch, tmp_path, bedrock)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -102,6 +86,20 @@ def moto_server() -> Iterator[MotoServer]:
     """moto in server mode on loopback, shared by the session (tables are uniquely named)."""
     with MotoServer() as server:
         yield server
+
+
+@pytest.fixture
+def s3_settings(
+    aws_env: Path, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Documents under `s3://BUCKET/docs` and the index under `s3://BUCKET/index`, in a fresh
+    bucket on the moto server."""
+    bucket = bucket_name()
+    moto_server.client("s3").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server.url)
+    monkeypatch.setenv("INDEX_URI", f"s3://{bucket}/index")
+    monkeypatch.setenv("DOCS_SOURCE", f"s3://{bucket}/docs")
+    return load_settings()
 
 
 @pytest.fixture

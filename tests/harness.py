@@ -1,25 +1,39 @@
-"""Helpers shared by the test harnesses: the people and questions they use, and what the
+"""Helpers shared by the tests and the benchmarks: the app's environment, as a process or
+in-process; the sample index; the people and questions of the Slack harnesses; and what the
 bot posted in a thread, read off the Slack fake.
 
-Plain functions and constants only; the fixtures live in the conftests.
+Plain functions and constants only (the fixtures live in the conftests), so `bench/` uses
+them too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bot.config import Settings, load_settings
-from tests.fakes.bedrock import Reply
+from tests.fakes.aws import REGION, MotoServer
+from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack, Message
 
 if TYPE_CHECKING:
     import pytest
 
+    from retrieval.embedding import Embedder
+    from retrieval.ingest import IngestReport
+    from retrieval.store import IndexStore
+
 T = TypeVar("T")
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "examples" / "docs"
 
 MENTION = "<@UBOT>"  # the fake's bot user
 LEAVE_EN = "How many days of paid annual leave do employees get?"
@@ -31,15 +45,103 @@ BOB = "U0BOB"  # es-ES in the scenarios, en-US in the fault tests
 ADMIN = "U0ADMIN"  # en-US, an admin (scenarios only)
 
 
-def micro(question: str) -> Reply:
-    """Nova Micro's routing reply: `question` as the standalone question to answer."""
-    return Reply(text=json.dumps({"standalone_question": question, "intent": "question"}))
+# --- the app's environment ------------------------------------------------------------------
+
+#: The variables the app reads (and the machine's AWS profile): never inherited from the
+#: developer's shell by an app under test.
+_OURS = ("AWS_", "SLACK_", "DUALNOVA_", "STATE_", "INDEX_")
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without its AWS, Slack and dualnova settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_OURS)}
+
+
+def offline_aws_env(workdir: Path, bedrock: FakeBedrock) -> dict[str, str]:
+    """AWS for a process that must reach nothing real: Bedrock on the fake with dummy keys,
+    no shared config or credentials file (`workdir/none` does not exist), no instance
+    metadata."""
+    return {
+        **bedrock.env(),
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": str(workdir / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(workdir / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def serve_env(
+    slack: FakeSlack,
+    bedrock: FakeBedrock,
+    *,
+    index: Path,
+    workdir: Path,
+    moto: MotoServer | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of `python -m bot serve` against the fakes (and moto, for DynamoDB
+    and S3): loopback endpoints, dummy credentials, the index at `index`, its health file in
+    `workdir`, JSON logs at INFO; then `extra`."""
+    env = clean_environ()
+    env.update(slack.env())
+    env.update(offline_aws_env(workdir, bedrock))
+    if moto is not None:
+        env.update(moto.env())
+    env.update(
+        INDEX_URI=str(index),
+        HEALTH_FILE=str(workdir / "health.json"),
+        LOG_FORMAT="json",
+        LOG_LEVEL="INFO",
+        HTTP_PROXY="",
+        HTTPS_PROXY="",
+    )
+    env.update(extra)
+    return env
+
+
+def bot_command(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` run to the end, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@contextlib.contextmanager
+def serving(
+    slack: FakeSlack, env: Mapping[str, str], cwd: Path, *, connect_timeout: float
+) -> Iterator[subprocess.Popen[str]]:
+    """`python -m bot serve` as a process, once it has connected to `slack`. Its stderr is a
+    pipe (read it with `communicate`); on the way out it is killed if still running."""
+    before = slack.connected
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        slack.wait_connected(before + 1, timeout=connect_timeout)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
 
 
 def slack_app_settings(
     monkeypatch: pytest.MonkeyPatch, slack: FakeSlack, workdir: Path, **env: str
 ) -> Settings:
-    """Settings of an app pointed at `slack`, its health file in `workdir`, plus `env`."""
+    """Settings of an in-process app pointed at `slack`, its health file in `workdir`, plus
+    `env`."""
     for name, value in {
         **slack.env(),
         "HEALTH_FILE": str(workdir / "health.json"),
@@ -47,6 +149,57 @@ def slack_app_settings(
     }.items():
         monkeypatch.setenv(name, value)
     return load_settings()
+
+
+# --- ingesting ------------------------------------------------------------------------------
+
+
+def ingest_with(
+    settings: Settings,
+    *,
+    source: str | None = None,
+    store: IndexStore | None = None,
+    s3: Any = None,
+    embedder: Embedder | Literal["bedrock"] | None = "bedrock",
+    **kwargs: Any,
+) -> IngestReport:
+    """Ingest as `dualnova ingest` does: the configured language detector, source and index
+    store, and the Bedrock embedder, unless given (`embedder=None` ingests offline)."""
+    from bot.bedrock import runtime_client
+    from bot.wiring import build_detector, build_embedder, build_store
+    from retrieval.ingest import ingest
+    from retrieval.sources import open_source
+
+    detector = build_detector(settings)
+    if embedder == "bedrock":
+        embedder = build_embedder(settings, runtime_client(settings))
+    return ingest(
+        source=open_source(source or settings.docs_source, s3=s3),
+        store=store or build_store(settings),
+        embedder=embedder,
+        detect_language=lambda text: detector.detect(text).language,
+        **kwargs,
+    )
+
+
+def bucket_of(settings: Settings) -> str:
+    """The bucket of the settings' S3 document source."""
+    return settings.docs_source.removeprefix("s3://").split("/")[0]
+
+
+def build_sample_index(index: Path) -> Path:
+    """examples/docs ingested into `index`, embedded by the Bedrock the environment names
+    (the fake's: see `offline_aws_env`)."""
+    ingest_with(load_settings(_env_file=None, index_uri=str(index)), source=str(DOCS))
+    return index
+
+
+# --- the Slack harnesses ----------------------------------------------------------------------
+
+
+def micro(question: str) -> Reply:
+    """Nova Micro's routing reply: `question` as the standalone question to answer."""
+    return Reply(text=json.dumps({"standalone_question": question, "intent": "question"}))
 
 
 # --- what the bot posted -------------------------------------------------------------------

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from bot.cli import main
 from bot.messages import message
 from tests.conftest import DOCS, REPO
 from tests.fakes.bedrock import FakeBedrock, Reply
+from tests.harness import bot_command, clean_environ
 
 EXPECTED_KEYS = {"question", "language", "answer", "citations", "route", "offline"}
 
@@ -34,30 +32,21 @@ def offline_index(aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_demo_runs_offline_on_a_machine_without_aws_credentials(tmp_path: Path) -> None:
     """The README's demo, as a subprocess with no AWS variables at all."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DUALNOVA_", "SLACK_"))}
+    env = clean_environ()
     env.update(
         INDEX_URI=str(tmp_path / "index"),
         AWS_CONFIG_FILE=str(tmp_path / "none"),
         AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
         AWS_EC2_METADATA_DISABLED="true",
     )
-    run = [sys.executable, "-m", "bot"]
-    ingest = subprocess.run(
-        [*run, "ingest", str(DOCS)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ingest = bot_command("ingest", str(DOCS), cwd=tmp_path, env=env, timeout=120)
     assert ingest.returncode == 0, ingest.stderr
     assert "added" in ingest.stdout and "published" in ingest.stdout
-    ask = subprocess.run(
-        [*run, "ask", "How many days of paid annual leave do employees get?"],
+    ask = bot_command(
+        "ask",
+        "How many days of paid annual leave do employees get?",
         cwd=tmp_path,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert ask.returncode == 0, ask.stderr
@@ -202,11 +191,5 @@ def test_doctor_prints_the_fix_for_a_denied_model(
 
 
 def test_python_dash_m_bot_is_the_same_cli() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "--help"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = bot_command("--help", cwd=REPO)
     assert result.returncode == 0 and "ingest" in result.stdout

@@ -11,13 +11,12 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import IngestError
-from bot.wiring import build_detector, build_embedder, runtime_client
 from retrieval.index import KnowledgeIndex
-from retrieval.ingest import IngestReport, ingest
-from retrieval.sources import open_source
+from retrieval.ingest import IngestReport
 from retrieval.store import LocalIndexStore
 from tests.conftest import DOCS
 from tests.fakes.bedrock import FakeBedrock
+from tests.harness import ingest_with
 
 
 @pytest.fixture
@@ -35,14 +34,9 @@ def store(tmp_path: Path) -> LocalIndexStore:
 def run(
     settings: Settings, docs: Path, store: LocalIndexStore, *, online: bool = True, **kwargs: object
 ) -> IngestReport:
-    detector = build_detector(settings)
-    return ingest(
-        source=open_source(str(docs)),
-        store=store,
-        embedder=build_embedder(settings, runtime_client(settings)) if online else None,
-        detect_language=lambda text: detector.detect(text).language,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    if not online:
+        kwargs["embedder"] = None
+    return ingest_with(settings, source=str(docs), store=store, **kwargs)  # type: ignore[arg-type]
 
 
 def test_first_ingest_publishes_a_complete_version_with_metadata(

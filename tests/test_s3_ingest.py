@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,16 +11,16 @@ from llama_index.core.embeddings import MockEmbedding
 
 from bot.config import Settings, load_settings
 from bot.errors import IngestError
-from bot.wiring import build_detector, build_embedder, build_store, runtime_client
+from bot.wiring import build_embedder, build_store, runtime_client
 from retrieval.embedding import LlamaIndexEmbedder
 from retrieval.index import KnowledgeIndex
-from retrieval.ingest import IngestReport, ingest
+from retrieval.ingest import ingest
 from retrieval.s3 import s3_client
-from retrieval.sources import open_source
 from retrieval.store import IndexStore
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.s3_corpus import bucket_name, code_word, put_documents
+from tests.fakes.s3_corpus import code_word, put_documents
+from tests.harness import bucket_of, ingest_with
 
 
 class S3Calls:
@@ -36,43 +35,6 @@ class S3Calls:
 
     def count(self, operation: str) -> int:
         return self.operations.count(operation)
-
-
-@pytest.fixture
-def s3_settings(
-    aws_env: Path, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    bucket = bucket_name()
-    moto_server.client("s3").create_bucket(Bucket=bucket)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server.url)
-    monkeypatch.setenv("INDEX_URI", f"s3://{bucket}/index")
-    monkeypatch.setenv("DOCS_SOURCE", f"s3://{bucket}/docs")
-    return load_settings()
-
-
-def bucket_of(settings: Settings) -> str:
-    return settings.docs_source.removeprefix("s3://").split("/")[0]
-
-
-def run(
-    settings: Settings,
-    *,
-    store: IndexStore | None = None,
-    source: str | None = None,
-    client: Any = None,
-    embedder: Any = "default",
-    **kwargs: Any,
-) -> IngestReport:
-    detector = build_detector(settings)
-    if embedder == "default":
-        embedder = build_embedder(settings, runtime_client(settings))
-    return ingest(
-        source=open_source(source or settings.docs_source, s3=client),
-        store=store or build_store(settings),
-        embedder=embedder,
-        detect_language=lambda text: detector.detect(text).language,
-        **kwargs,
-    )
 
 
 def load_current(store: IndexStore) -> KnowledgeIndex:
@@ -110,7 +72,7 @@ def test_s3_ingest_is_incremental_unchanged_reruns_cost_nothing_and_deletions_le
     client = s3_client(region="us-east-1", endpoint_url=moto_server.url)
     calls = S3Calls(client)
 
-    first = run(s3_settings, client=client)
+    first = ingest_with(s3_settings, s3=client)
 
     assert first.published and len(first.added) == 200 and not first.skipped
     assert first.embedding_calls == first.chunks == len(bedrock.calls("InvokeModel"))
@@ -126,7 +88,7 @@ def test_s3_ingest_is_incremental_unchanged_reruns_cost_nothing_and_deletions_le
 
     bedrock.reset()
     calls.operations.clear()
-    second = run(s3_settings, client=client)
+    second = ingest_with(s3_settings, s3=client)
 
     assert not second.published and second.version == first.version
     assert "unchanged, nothing published" in second.summary() and len(second.unchanged) == 200
@@ -142,7 +104,7 @@ def test_s3_ingest_is_incremental_unchanged_reruns_cost_nothing_and_deletions_le
     bedrock.reset()
     calls.operations.clear()
 
-    third = run(s3_settings, client=client)
+    third = ingest_with(s3_settings, s3=client)
 
     assert third.published and third.version != first.version
     assert sorted(third.updated) == [f"s3://{bucket}/{keys[n]}" for n in (10, 11, 12)]
@@ -166,9 +128,9 @@ def test_s3_ingest_honours_the_collection(
     put_documents(raw, bucket, "docs", range(5))
     put_documents(raw, bucket, "hr", range(100, 103))
 
-    run(s3_settings)
-    hr = run(s3_settings, source=f"s3://{bucket}/hr", collection="hr")
-    again = run(s3_settings, source=f"s3://{bucket}/hr", collection="hr")
+    ingest_with(s3_settings)
+    hr = ingest_with(s3_settings, source=f"s3://{bucket}/hr", collection="hr")
+    again = ingest_with(s3_settings, source=f"s3://{bucket}/hr", collection="hr")
 
     assert hr.published and len(hr.added) == 3 and not hr.deleted
     assert not again.published and len(again.unchanged) == 3
@@ -228,7 +190,7 @@ def test_embedding_is_bounded_by_concurrency_and_throttling_is_retried(
     bedrock.latency("titan-embed", fixed_s=0.05)
     bedrock.throttle("titan-embed", times=3)
 
-    report = run(settings, embedder=embedder)
+    report = ingest_with(settings, embedder=embedder)
 
     invokes = bedrock.calls("InvokeModel")
     assert report.published and len(report.added) == 24
@@ -249,7 +211,7 @@ def test_persistent_throttling_fails_the_run_and_publishes_nothing(
 ) -> None:
     bucket = bucket_of(s3_settings)
     put_documents(moto_server.client("s3"), bucket, "docs", range(4))
-    good = run(s3_settings)
+    good = ingest_with(s3_settings)
     put_documents(moto_server.client("s3"), bucket, "docs", range(4), revision=1)
     monkeypatch.setenv("BEDROCK_MAX_ATTEMPTS", "1")
     settings = load_settings()
@@ -259,7 +221,7 @@ def test_persistent_throttling_fails_the_run_and_publishes_nothing(
     bedrock.throttle("titan-embed")
 
     with pytest.raises(IngestError, match=r"throttled.*nothing was published.*EMBED_CONCURRENCY"):
-        run(settings, embedder=embedder)
+        ingest_with(settings, embedder=embedder)
 
     store = build_store(settings)
     assert store.current_version() == good.version
@@ -293,7 +255,7 @@ def test_a_document_the_model_refuses_is_skipped_with_its_reason(
         embed_model=_PickyEmbedding(embed_dim=8), model_id="mock", dimensions=8
     )
 
-    report = run(s3_settings, embedder=embedder)
+    report = ingest_with(s3_settings, embedder=embedder)
 
     assert [s.key for s in report.skipped] == [f"s3://{bucket}/docs/poison.md"]
     assert "refused" in report.skipped[0].reason and "input rejected" in report.skipped[0].reason
@@ -311,7 +273,7 @@ async def test_cohere_embeds_in_batches_with_document_and_query_input_types(
     settings = load_settings()
     embedder = build_embedder(settings, runtime_client(settings))
 
-    report = run(settings, embedder=embedder)
+    report = ingest_with(settings, embedder=embedder)
 
     calls = bedrock.calls("InvokeModel", model="cohere.embed-multilingual-v3")
     assert report.embedding_calls == len(calls) == math.ceil(report.chunks / 96)

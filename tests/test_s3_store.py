@@ -16,44 +16,16 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.errors import AccessDenied, IngestError
-from bot.wiring import build_detector, build_embedder, build_store, runtime_client
+from bot.wiring import build_store
 from retrieval.handle import IndexHandle
-from retrieval.ingest import IngestReport, ingest
 from retrieval.locks import S3ObjectLock
 from retrieval.s3 import parse_s3_uri, s3_client
 from retrieval.s3_store import S3IndexStore
-from retrieval.sources import open_source
 from tests.conftest import REPO
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.s3_corpus import bucket_name, code_word, key_of, put_documents
-
-
-@pytest.fixture
-def s3_settings(
-    aws_env: Path, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    bucket = bucket_name("index")
-    moto_server.client("s3").create_bucket(Bucket=bucket)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server.url)
-    monkeypatch.setenv("INDEX_URI", f"s3://{bucket}/index")
-    monkeypatch.setenv("DOCS_SOURCE", f"s3://{bucket}/docs")
-    return load_settings()
-
-
-def bucket_of(settings: Settings) -> str:
-    return settings.docs_source.removeprefix("s3://").split("/")[0]
-
-
-def run(settings: Settings, **kwargs: Any) -> IngestReport:
-    detector = build_detector(settings)
-    return ingest(
-        source=open_source(settings.docs_source),
-        store=build_store(settings),
-        embedder=build_embedder(settings, runtime_client(settings)),
-        detect_language=lambda text: detector.detect(text).language,
-        **kwargs,
-    )
+from tests.fakes.s3_corpus import code_word, key_of, put_documents
+from tests.harness import bot_command, bucket_of, ingest_with
 
 
 def store_with(client: Any, settings: Settings) -> S3IndexStore:
@@ -67,7 +39,7 @@ def test_polling_an_unchanged_index_is_one_conditional_get_answered_304(
     s3_settings: Settings, moto_server: MotoServer, bedrock: FakeBedrock
 ) -> None:
     put_documents(moto_server.client("s3"), bucket_of(s3_settings), "docs", range(3))
-    run(s3_settings)
+    ingest_with(s3_settings)
     client = s3_client(region="us-east-1", endpoint_url=moto_server.url)
     sent: list[tuple[str, int, str | None]] = []
     client.meta.events.register(
@@ -97,7 +69,7 @@ def test_a_running_handle_sees_a_new_version_within_ten_seconds(
 ) -> None:
     bucket = bucket_of(s3_settings)
     put_documents(moto_server.client("s3"), bucket, "docs", range(3))
-    run(s3_settings)
+    ingest_with(s3_settings)
     handle = IndexHandle(store=build_store(s3_settings))
     before = handle.current()
     stop = threading.Event()
@@ -112,7 +84,7 @@ def test_a_running_handle_sees_a_new_version_within_ten_seconds(
     poller.start()
     try:
         put_documents(moto_server.client("s3"), bucket, "docs", [3])
-        report = run(s3_settings)
+        report = ingest_with(s3_settings)
         published = time.monotonic()
         deadline = published + 10
         while not seen and time.monotonic() < deadline:
@@ -138,24 +110,17 @@ def test_an_index_on_s3_loads_in_a_fresh_process_with_no_local_state(
 ) -> None:
     bucket = bucket_of(s3_settings)
     put_documents(moto_server.client("s3"), bucket, "docs", range(6))
-    run(s3_settings)
+    ingest_with(s3_settings)
     empty = tmp_path / "fresh"
     (empty / "tmp").mkdir(parents=True)
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "ask",
-            f"What is the code word for item 4? {code_word(4)}",
-            "--offline",
-            "--json",
-        ],
+    done = bot_command(
+        "ask",
+        f"What is the code word for item 4? {code_word(4)}",
+        "--offline",
+        "--json",
         cwd=empty,
         env=_subprocess_env({"TMPDIR": str(empty / "tmp"), "HOME": str(empty)}),
-        capture_output=True,
-        text=True,
         timeout=90,
     )
 
@@ -171,7 +136,7 @@ def test_a_killed_ingest_leaves_the_previous_version_serving_and_the_next_run_pu
     bucket = bucket_of(s3_settings)
     raw = moto_server.client("s3")
     put_documents(raw, bucket, "docs", range(30))
-    good = run(s3_settings)
+    good = ingest_with(s3_settings)
     put_documents(raw, bucket, "docs", range(30), revision=1)  # every document changed
     bedrock.reset()
     bedrock.latency("titan-embed", fixed_s=0.4)
@@ -193,7 +158,7 @@ def test_a_killed_ingest_leaves_the_previous_version_serving_and_the_next_run_pu
         ingesting.wait(10)
     bedrock.reset()
     with pytest.raises(IngestError, match=r"another ingest is running \(pid \d+ on .+ since"):
-        run(s3_settings)  # the dead holder's lease has not expired yet
+        ingest_with(s3_settings)  # the dead holder's lease has not expired yet
 
     handle = IndexHandle(store=build_store(s3_settings))
     index = handle.current()
@@ -204,7 +169,7 @@ def test_a_killed_ingest_leaves_the_previous_version_serving_and_the_next_run_pu
     deadline = time.monotonic() + 15
     while True:
         try:
-            report = run(settings)
+            report = ingest_with(settings)
             break
         except IngestError:
             assert time.monotonic() < deadline, "the crashed holder's lease never expired"
@@ -226,7 +191,7 @@ def test_a_missing_pointer_is_decided_by_listing_even_when_get_answers_403(
         assert store_with(client, s3_settings).current_version() is None
 
     put_documents(moto_server.client("s3"), bucket, "docs", range(2))
-    run(s3_settings)
+    ingest_with(s3_settings)
     with moto_server.enforce_iam(), pytest.raises(AccessDenied) as denied:
         store_with(client, s3_settings).current_version()
     assert f"arn:aws:s3:::{bucket}/index/*" in str(denied.value)
@@ -241,7 +206,7 @@ def test_publishing_prunes_old_versions_but_keeps_the_newest(
     versions = []
     for revision in range(5):
         put_documents(raw, bucket, "docs", [1], revision=revision)
-        versions.append(run(s3_settings, full=True).version)
+        versions.append(ingest_with(s3_settings, full=True).version)
 
     listing = raw.list_objects_v2(Bucket=bucket, Prefix="index/versions/", Delimiter="/")
     left = sorted(p["Prefix"].split("/")[-2] for p in listing.get("CommonPrefixes", []))

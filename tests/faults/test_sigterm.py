@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
 from tests.faults.conftest import CHANNEL
-from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback
-from tests.scenario.test_serve_process import serve_env
+from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, serve_env, serving
 
 LONG = "Employees get 20 days of paid annual leave per calendar year [1]. " * 6
 
@@ -23,18 +20,15 @@ def test_sigterm_with_10_answers_in_flight_completes_all_10_then_exits_0(
 ) -> None:
     bedrock.latency("nova-pro", first_token_s=0.3, tokens_per_s=40)  # ~2.5 s per answer
     bedrock.responder("nova-pro", lambda _: Reply(text=LONG))
-    env = serve_env(slack, bedrock, sample_index, tmp_path, SHUTDOWN_GRACE_SECONDS="30")
-    before = slack.connected
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    env = serve_env(
+        slack,
+        bedrock,
+        index=sample_index,
+        workdir=tmp_path,
+        SOCKET_PING_SECONDS="1",
+        SHUTDOWN_GRACE_SECONDS="30",
     )
-    try:
-        slack.wait_connected(before + 1, timeout=60)
+    with serving(slack, env, tmp_path, connect_timeout=60) as process:
         asked = [slack.post_user_message(CHANNEL, BOB, f"{MENTION} {LEAVE_EN}") for _ in range(10)]
         slack.wait_for(lambda: len(slack.calls("chat.startStream")) >= 10, timeout=20)
         assert not any(
@@ -42,9 +36,6 @@ def test_sigterm_with_10_answers_in_flight_completes_all_10_then_exits_0(
         )
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=45)
-    finally:
-        if process.poll() is None:
-            process.kill()
 
     assert process.returncode == 0, stderr[-3000:]
     for ts in asked:

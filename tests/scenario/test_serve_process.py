@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -15,31 +13,17 @@ from bot.state import DynamoStateStore
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, wait_answer
-from tests.scenario.conftest import CHANNEL, start_bot
-
-
-def serve_env(
-    slack: FakeSlack, bedrock: FakeBedrock, index: Path, tmp: Path, **extra: str
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_", "DUALNOVA_"))}
-    env.update(slack.env())
-    env.update(bedrock.env())
-    env.update(
-        AWS_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(tmp / "none"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp / "none"),
-        AWS_EC2_METADATA_DISABLED="true",
-        INDEX_URI=str(index),
-        HEALTH_FILE=str(tmp / "health.json"),
-        LOG_FORMAT="json",
-        LOG_LEVEL="INFO",
-        HTTP_PROXY="",
-        HTTPS_PROXY="",
-        SOCKET_PING_SECONDS="1",
-        **extra,
-    )
-    return env
+from tests.harness import (
+    BOB,
+    LEAVE_EN,
+    MENTION,
+    bot_command,
+    bot_replies,
+    serve_env,
+    serving,
+    wait_answer,
+)
+from tests.scenario.conftest import APP_TOKEN, BOT_TOKEN, CHANNEL, start_bot
 
 
 def test_sigterm_lets_the_answer_in_flight_finish_then_exits_0(
@@ -49,50 +33,23 @@ def test_sigterm_lets_the_answer_in_flight_finish_then_exits_0(
     bedrock.queue(
         "nova-pro", Reply(text="Employees get 20 days of paid annual leave per year [1]. " * 6)
     )
-    env = serve_env(slack, bedrock, sample_index, tmp_path)
-    before = slack.connected
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        slack.wait_connected(before + 1, timeout=30)
-        health = subprocess.run(
-            [sys.executable, "-m", "bot", "health"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    env = serve_env(slack, bedrock, index=sample_index, workdir=tmp_path, SOCKET_PING_SECONDS="1")
+    with serving(slack, env, tmp_path, connect_timeout=30) as process:
+        health = bot_command("health", cwd=tmp_path, env=env)
         assert health.returncode == 0, health.stdout + health.stderr
 
         ts = slack.post_user_message(CHANNEL, BOB, f"{MENTION} {LEAVE_EN}")
         slack.wait_for(lambda: [m for m in bot_replies(slack, CHANNEL, ts) if m.text], timeout=20)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=40)
-    finally:
-        if process.poll() is None:
-            process.kill()
 
     assert process.returncode == 0, stderr[-2000:]
     (answer,) = bot_replies(slack, CHANNEL, ts)
     assert not answer.streaming and answer.text.count("20 days") == 6
     assert [b["type"] for b in answer.blocks or []] == ["context", "actions"]
-    for secret in ("xoxb-test-token", "xapp-test-token", "testing"):
+    for secret in (BOT_TOKEN, APP_TOKEN, "testing"):
         assert secret not in stderr
-    health = subprocess.run(
-        [sys.executable, "-m", "bot", "health"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    health = bot_command("health", cwd=tmp_path, env=env)
     assert health.returncode == 1
 
 
@@ -132,13 +89,6 @@ async def test_two_bots_sharing_a_state_table_answer_a_duplicated_event_once(
 
 def test_python_dash_m_bot_serve_without_tokens_names_the_missing_variable(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_",))}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = bot_command("serve", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN" in result.stderr
