@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from bot.budget import BudgetLimits, Budgets, Refusal, format_reset, next_utc_midnight
@@ -149,13 +148,7 @@ async def test_with_a_state_table_the_limit_holds_across_two_processes(
     moto_server: MotoServer, state_table: str
 ) -> None:
     def process() -> Budgets:
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=moto_server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = moto_server.client("dynamodb")
         clock = Clock()
         store = DynamoStateStore(table_name=state_table, client=client, clock=clock)
         return budgets(store, clock, user_questions=2)

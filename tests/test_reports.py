@@ -8,7 +8,6 @@ import io
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 
 from bot.cli import main
@@ -70,14 +69,7 @@ def test_gaps_group_the_same_question_per_language_most_asked_first() -> None:
 
 
 def dynamo(moto_server: MotoServer, table: str) -> DynamoStateStore:
-    client = boto3.client(
-        "dynamodb",
-        region_name="us-east-1",
-        endpoint_url=moto_server.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    return DynamoStateStore(table_name=table, client=client)
+    return DynamoStateStore(table_name=table, client=moto_server.client("dynamodb"))
 
 
 async def test_dualnova_gaps_lists_a_sessions_unanswered_questions_grouped_by_language(

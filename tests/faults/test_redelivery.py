@@ -3,8 +3,6 @@ and across two processes sharing the DynamoDB state table (simulated clock, no s
 
 from __future__ import annotations
 
-import boto3
-
 from bot.config import Settings
 from bot.state import DynamoStateStore, MemoryStateStore
 from tests.fakes.aws import MotoServer
@@ -64,14 +62,9 @@ async def test_redeliveries_across_two_processes_sharing_the_state_table_answer_
     clock = FakeClock()
 
     def table() -> DynamoStateStore:
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=moto_server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+        return DynamoStateStore(
+            table_name=state_table, client=moto_server.client("dynamodb"), clock=clock
         )
-        return DynamoStateStore(table_name=state_table, client=client, clock=clock)
 
     first = await start_app(app_settings, slack, state=table())
     second = await start_app(app_settings, slack, state=table())

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 
 from bot.budget import format_reset, next_utc_midnight
@@ -104,14 +103,7 @@ async def test_with_a_state_table_two_bots_hold_one_limit(
     settings = slack_settings.model_copy(update={"budget_user_daily_questions": 2})
 
     def store() -> DynamoStateStore:
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=moto_server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        return DynamoStateStore(table_name=state_table, client=client)
+        return DynamoStateStore(table_name=state_table, client=moto_server.client("dynamodb"))
 
     bots = [await operated(settings, slack, store()), await operated(settings, slack, store())]
     try:

@@ -6,8 +6,6 @@ import os
 import signal
 from pathlib import Path
 
-import boto3
-
 from bot.config import Settings
 from bot.state import DynamoStateStore
 from tests.fakes.aws import MotoServer
@@ -61,14 +59,7 @@ async def test_two_bots_sharing_a_state_table_answer_a_duplicated_event_once(
     state_table: str,
 ) -> None:
     def store() -> DynamoStateStore:
-        client = boto3.client(
-            "dynamodb",
-            region_name="us-east-1",
-            endpoint_url=moto_server.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        return DynamoStateStore(table_name=state_table, client=client)
+        return DynamoStateStore(table_name=state_table, client=moto_server.client("dynamodb"))
 
     first = await start_bot(slack_settings, slack, state=store())
     second = await start_bot(slack_settings, slack, state=store())
