@@ -19,6 +19,18 @@ IDLE_TARGET_MB = 250
 PEAK_TARGET_MB = 400
 
 
+def rss_parts(pid: int) -> dict[str, int]:
+    """RssAnon (heap: objects, lingua's models, malloc arenas) and RssFile (mapped libraries
+    and files) of a process, kB."""
+    parts: dict[str, int] = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("RssAnon", "RssFile"):
+                parts[key] = int(rest.split()[0])
+    return parts
+
+
 def main() -> Result:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=200)
@@ -32,6 +44,7 @@ def main() -> Result:
     with stack(state=args.state) as s, ServeProcess(s, **extra) as app:
         time.sleep(2.0)
         idle = app.status()
+        idle_parts = rss_parts(app.pid)
         many = burst(s, args.questions, on_tick=lambda: samples.append(app.status()["VmRSS"]))
         peak = app.status()
         after = peak["VmRSS"]
@@ -43,6 +56,10 @@ def main() -> Result:
         f"{idle_mb:.0f} MB",
         f"<= {IDLE_TARGET_MB} MB",
         idle_mb <= IDLE_TARGET_MB,
+    )
+    result.add(
+        "  of which anonymous / mapped files",
+        f"{idle_parts.get('RssAnon', 0) / 1024:.0f} / {idle_parts.get('RssFile', 0) / 1024:.0f} MB",
     )
     result.add(
         f"peak RSS, {args.questions} questions at once",
@@ -57,6 +74,7 @@ def main() -> Result:
     )
     result.data = {
         "idle": idle,
+        "idle_parts": idle_parts,
         "peak": peak,
         "rss_samples_kb": samples,
         "state": args.state,
