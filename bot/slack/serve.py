@@ -53,8 +53,8 @@ T = TypeVar("T")
 HEARTBEAT_S = 5.0
 HEALTH_MAX_AGE_S = 30.0
 #: Threads for blocking calls. boto3 is synchronous: every Bedrock call, and every streamed
-#: answer for its whole length, holds one (LlamaIndex bridges the stream through the default
-#: executor). The default pool (cores + 4 = 6 here) would queue answers behind each other;
+#: answer for its whole length, holds one (`bot.bedrock.stream_chat` reads the stream on the
+#: default executor). The default pool (cores + 4 = 6 here) would queue answers behind each other;
 #: 256 lets a burst of 200 questions stream at once. Threads are only started when needed.
 BLOCKING_THREADS = 256
 #: How soon a thread waiting for the GIL gets it (CPython's default is 5 ms).
