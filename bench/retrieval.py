@@ -40,7 +40,7 @@ class StubEmbedder:
     def embed_documents(self, texts: list[str], *, progress: object = None) -> list[list[float]]:
         raise NotImplementedError
 
-    async def embed_query(self, text: str) -> list[float]:
+    async def embed_query(self, text: str, *, on_call: object = None) -> list[float]:
         return self._vector
 
 

@@ -8,15 +8,20 @@ so a throttled call fails within seconds with a typed error instead of hanging a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import json
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EventStreamError
+from botocore.response import StreamingBody
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.llms import LLM
 from llama_index.embeddings.bedrock import BedrockEmbedding
@@ -52,12 +57,53 @@ def runtime_client(settings: Settings, *, pool: int = 64) -> Any:
         max_pool_connections=pool,
         user_agent_extra="dualnova",
     )
-    return boto3.client(
+    client = boto3.client(
         "bedrock-runtime",
         region_name=settings.bedrock_region_name,
         endpoint_url=settings.aws_endpoint_url_bedrock_runtime,
         config=config,
     )
+    client.meta.events.register("after-call.bedrock-runtime.InvokeModel", _count_invoke_tokens)
+    return client
+
+
+#: Input tokens of the InvokeModel calls made while `invoke_tokens()` is open in this context
+#: (contexts follow `asyncio.to_thread` into the worker thread).
+_INVOKE_TOKENS: ContextVar[list[int] | None] = ContextVar("dualnova_invoke_tokens", default=None)
+
+
+@contextlib.contextmanager
+def invoke_tokens() -> Iterator[list[int]]:
+    """Collect the input tokens Bedrock reports for InvokeModel calls made inside the block.
+
+    LlamaIndex's Bedrock embedding returns only the vector and drops Titan's
+    `inputTextTokenCount`; the botocore hook below reads it on the way past.
+    """
+    sink: list[int] = []
+    token = _INVOKE_TOKENS.set(sink)
+    try:
+        yield sink
+    finally:
+        _INVOKE_TOKENS.reset(token)
+
+
+def _count_invoke_tokens(http_response: Any = None, parsed: Any = None, **_: Any) -> None:
+    sink = _INVOKE_TOKENS.get()
+    if sink is None or not isinstance(parsed, dict):
+        return
+    header = (getattr(http_response, "headers", None) or {}).get("x-amzn-bedrock-input-token-count")
+    if header is not None and str(header).isdigit():
+        sink.append(int(header))
+        return
+    body = parsed.get("body")
+    if not isinstance(body, StreamingBody):
+        return
+    data = body.read()
+    parsed["body"] = StreamingBody(io.BytesIO(data), len(data))  # the caller reads it as usual
+    with contextlib.suppress(ValueError, AttributeError):
+        count = json.loads(data).get("inputTextTokenCount")  # Titan text embeddings
+        if isinstance(count, int):
+            sink.append(count)
 
 
 def converse_llm(

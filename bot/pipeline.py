@@ -296,11 +296,13 @@ class Pipeline:
         if routing.intent in ("greeting", "thanks"):
             return fixed(message("greeting", language), route, "answered", notices)
 
+        retrieval_calls: list[ModelCall] = []
         try:
             passages = await self._retriever.retrieve(
                 [routing.standalone_question, text],
                 collections=question.visible_collections,
                 top_k=self._limits.top_k,
+                on_call=retrieval_calls.append,
             )
         except IndexNotFound:
             return fixed(message("no_index", language), route, "failed", notices)
@@ -311,6 +313,7 @@ class Pipeline:
             key = "busy" if isinstance(exc, ModelThrottled) else "model_error"
             return fixed(message(key, language), route, "failed", notices)
         lap("retrieve")
+        route = route.model_copy(update={"calls": (*route.calls, *retrieval_calls)})
 
         if not passages:
             return fixed(message("not_found", language), route, "not_found", notices)

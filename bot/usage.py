@@ -197,8 +197,9 @@ class QuestionUsage(_Frozen):
 
 
 def route_of(calls: Iterable[ModelCall]) -> str:
-    """The model route as purposes in call order, e.g. "translate+answer"; "none" without calls."""
-    return "+".join(dict.fromkeys(call.purpose for call in calls)) or "none"
+    """The model route as purposes in call order, e.g. "translate+answer"; "none" without
+    calls. The query embedding is part of retrieval, not of the route (it is still priced)."""
+    return "+".join(dict.fromkeys(c.purpose for c in calls if c.purpose != "embed")) or "none"
 
 
 def usage_of(

@@ -31,8 +31,9 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from bot.bedrock import as_model_error, error_code
+from bot.bedrock import as_model_error, error_code, invoke_tokens
 from bot.errors import IngestError, ModelThrottled
+from bot.models import ModelCall
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ class Embedder(Protocol):
         self, texts: list[str], *, progress: Progress | None = None
     ) -> DocumentEmbeddings: ...
 
-    async def embed_query(self, text: str) -> list[float]: ...
+    async def embed_query(
+        self, text: str, *, on_call: Callable[[ModelCall], None] | None = None
+    ) -> list[float]: ...
 
 
 class _Aborted(Exception):
@@ -222,15 +225,30 @@ class LlamaIndexEmbedder:
             result.calls = run.calls
         return result
 
-    async def embed_query(self, text: str) -> list[float]:
+    async def embed_query(
+        self, text: str, *, on_call: Callable[[ModelCall], None] | None = None
+    ) -> list[float]:
         """The question's vector; botocore failures arrive as ModelError (throttling as
-        ModelThrottled), which the pipeline turns into a localized reply."""
+        ModelThrottled), which the pipeline turns into a localized reply. `on_call` gets the
+        call's usage (input tokens as Bedrock reported them)."""
         with self._calls_lock:
             self.calls += 1
+        started = time.perf_counter()
         try:
-            return list(await asyncio.to_thread(self._embed_model.get_query_embedding, text))
+            with invoke_tokens() as tokens:
+                vector = await asyncio.to_thread(self._embed_model.get_query_embedding, text)
         except (BotoCoreError, ClientError) as exc:
             raise as_model_error(exc, model_id=self.model_id) from None
+        if on_call is not None:
+            on_call(
+                ModelCall(
+                    model=self.model_id,
+                    purpose="embed",
+                    input_tokens=sum(tokens),
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
+        return list(vector)
 
 
 def _is_service_error(exc: BaseException) -> bool:

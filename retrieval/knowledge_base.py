@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.errors import ModelThrottled, RetrievalError
-from bot.models import Passage
+from bot.models import ModelCall, Passage
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,14 @@ class KnowledgeBaseRetriever:
         self._region = region
 
     async def retrieve(
-        self, queries: Sequence[str], *, collections: frozenset[str], top_k: int
+        self,
+        queries: Sequence[str],
+        *,
+        collections: frozenset[str],
+        top_k: int,
+        on_call: Callable[[ModelCall], None] | None = None,
     ) -> list[Passage]:
+        # Retrieve reports no token usage: the Knowledge Base's embedding is billed to it.
         texts = list(dict.fromkeys(q.strip() for q in queries if q.strip()))
         if not texts or not collections:
             return []

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from bot.models import Passage
+from bot.models import ModelCall, Passage
 from retrieval.embedding import Embedder
 from retrieval.index import KnowledgeIndex
 
@@ -16,8 +16,15 @@ log = logging.getLogger(__name__)
 
 class Retriever(Protocol):
     async def retrieve(
-        self, queries: Sequence[str], *, collections: frozenset[str], top_k: int
-    ) -> list[Passage]: ...
+        self,
+        queries: Sequence[str],
+        *,
+        collections: frozenset[str],
+        top_k: int,
+        on_call: Callable[[ModelCall], None] | None = None,
+    ) -> list[Passage]:
+        """The best passages for `queries`; `on_call` gets the usage of any model call made."""
+        ...
 
 
 class HybridRetriever:
@@ -43,7 +50,12 @@ class HybridRetriever:
         self._relative_cutoff = relative_cutoff
 
     async def retrieve(
-        self, queries: Sequence[str], *, collections: frozenset[str], top_k: int
+        self,
+        queries: Sequence[str],
+        *,
+        collections: frozenset[str],
+        top_k: int,
+        on_call: Callable[[ModelCall], None] | None = None,
     ) -> list[Passage]:
         index = (
             self._index()
@@ -51,7 +63,7 @@ class HybridRetriever:
         texts = list(dict.fromkeys(q for q in queries if q.strip()))
         vectors: list[list[float]] = []
         if self._embedder is not None and index.has_vectors and texts:
-            vectors.append(await self._embedder.embed_query(texts[0]))
+            vectors.append(await self._embedder.embed_query(texts[0], on_call=on_call))
         hits = await asyncio.to_thread(
             index.search,
             texts=texts,

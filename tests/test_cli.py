@@ -16,6 +16,12 @@ from tests.harness import bot_command, clean_environ
 EXPECTED_KEYS = {"question", "language", "answer", "citations", "route", "offline"}
 
 
+def embedded_tokens(bedrock: FakeBedrock) -> int | None:
+    """The input tokens the fake reported for the (one) query embedding."""
+    (embedding,) = [r for r in bedrock.requests if r.operation == "InvokeModel"]
+    return embedding.reported_input_tokens
+
+
 def ask_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
     code = main(["ask", "--json", *args])
     out = capsys.readouterr().out
@@ -130,6 +136,7 @@ def test_ask_json_online_lists_every_model_call_with_usage(
         for c in route["calls"]
     ] == [
         ("translate", 210, 17, 0),
+        ("embed", embedded_tokens(bedrock), 0, 0),
         ("answer", 900, 8, 400),
     ]
     assert data["offline"] is False and data["language"] == "ko"

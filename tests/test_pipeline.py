@@ -56,10 +56,14 @@ async def test_korean_question_is_translated_once_then_answered_in_korean_by_pro
     assert answer.text.startswith("직원은")
     assert [c.number for c in answer.citations] == [1]
     assert answer.citations[0].source.endswith("en/leave-policy.md")
+    (embedding,) = [r for r in bedrock.requests if r.operation == "InvokeModel"]
+    assert embedding.texts == [LEAVE_EN]  # the translation is what gets embedded
     assert [(c.purpose, c.model) for c in answer.route.calls] == [
         ("translate", settings.micro_model_id),
+        ("embed", settings.embed_model_id),
         ("answer", settings.pro_model_id),
     ]
+    assert answer.route.calls[1].input_tokens == embedding.reported_input_tokens > 0
     assert answer.route.translated and answer.route.standalone_question == LEAVE_EN
 
 
@@ -73,7 +77,7 @@ async def test_standalone_english_question_makes_no_micro_call(
     assert bedrock.calls(model="nova-micro") == []
     assert len(bedrock.calls(model="nova-pro")) == 1
     assert answer.status == "answered" and answer.language == "en"
-    assert [c.purpose for c in answer.route.calls] == ["answer"]
+    assert [c.purpose for c in answer.route.calls] == ["embed", "answer"]
 
 
 async def test_follow_up_is_condensed_with_the_history(

@@ -176,13 +176,17 @@ async def test_a_question_logs_one_line_with_the_tokens_bedrock_reported_and_the
     line = vars(lines[0])
     # What the fake reported, call by call (Reply fields are what it puts in `usage`).
     assert len(bedrock.requests) == 3  # Micro, the query embedding, Pro
-    assert line["input_tokens"] == 120 + 900
+    (embedding,) = [r for r in bedrock.requests if r.operation == "InvokeModel"]
+    embedded = embedding.reported_input_tokens
+    assert embedded
+    assert line["input_tokens"] == 120 + embedded + 900
     assert line["output_tokens"] == 30 + 60
     assert line["cache_read_tokens"] == 700
     assert line["cache_write_tokens"] == 50
     micro_cost = 120 / 1000 * 0.000035 + 30 / 1000 * 0.00014  # default Nova Micro price
+    embed_cost = embedded / 1000 * 0.00002  # default Titan Text Embeddings V2 price
     pro_cost = 900 / 1000 * 0.001 + 700 / 1000 * 0.001 * 0.1 + 50 / 1000 * 0.001 + 60 / 1000 * 0.004
-    assert line["cost_usd"] == pytest.approx(micro_cost + pro_cost, abs=1e-8)
+    assert line["cost_usd"] == pytest.approx(micro_cost + embed_cost + pro_cost, abs=1e-9)
     assert line["question_id"] == stream.question.question_id
     assert (line["user"], line["channel"], line["language"]) == ("U1", "C1", "ko")
     assert (line["status"], line["route"], line["translated"]) == (
@@ -206,14 +210,15 @@ async def test_a_question_logs_one_line_with_the_tokens_bedrock_reported_and_the
     directive = question["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "Dualnova/test" and directive["Dimensions"] == [[]]
     assert (question["Questions"], question["Answered"], question["NotFound"]) == (1, 1, 0)
-    assert question["InputTokens"] == 1020 and question["OutputTokens"] == 90
-    assert question["CostUSD"] == pytest.approx(micro_cost + pro_cost, abs=1e-8)
+    assert question["InputTokens"] == 1020 + embedded and question["OutputTokens"] == 90
+    assert question["CostUSD"] == pytest.approx(micro_cost + embed_cost + pro_cost, abs=1e-9)
     assert question["LatencyAnswer"] == pytest.approx(line["latency_ms"]["answer"], abs=0.1)
     per_model = {d["Model"]: d for d in models}
     assert all(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Model"]] for d in models)
     assert per_model[settings.pro_model_id]["CacheReadTokens"] == 700
     assert per_model[settings.pro_model_id]["CostUSD"] == pytest.approx(pro_cost, abs=1e-8)
     assert per_model[settings.micro_model_id]["InputTokens"] == 120
+    assert per_model[settings.embed_model_id]["InputTokens"] == embedded
 
 
 def test_feedback_is_an_emf_count_by_vote() -> None:

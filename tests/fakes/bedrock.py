@@ -241,6 +241,8 @@ class RecordedRequest:
     status: int | None = None  # HTTP status; 200 for streams that failed mid-way
     error: str | None = None  # error shape / stream exception event name, or "cut"
     reply: Reply | None = None
+    #: InvokeModel: the input token count the reply reported (Titan's inputTextTokenCount).
+    reported_input_tokens: int | None = None
 
     @property
     def system_text(self) -> str:
@@ -643,6 +645,7 @@ class FakeBedrock(LoopbackServer):
             if operation == "InvokeModel":
                 result = self._invoke_model(model_id, body)
                 record.status = 200
+                record.reported_input_tokens = result.get("inputTextTokenCount")
                 return web.json_response(result, headers=_request_id())
             validate_converse(body)
             self._check_faults(model_id)
