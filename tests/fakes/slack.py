@@ -469,12 +469,6 @@ class FakeSlack(LoopbackServer):
         self.verification_token = "fake-verification-token"
 
         self.users: dict[str, dict[str, Any]] = {}
-        self.subscriptions: set[str] = set(DEFAULT_SUBSCRIPTIONS)
-        self.refuse_streaming: bool | set[str] = False
-        self.strict_threads = True
-        self.stream_timeout_s: float | None = None
-        self.auto_redeliver = False
-        self.ack_timeout_s = 3.0
 
         self._lock = threading.RLock()
         self._ts_counter = itertools.count(1)
@@ -509,6 +503,14 @@ class FakeSlack(LoopbackServer):
 
     def _reset_state(self) -> None:
         with self._lock:
+            # The behaviour knobs go back to their defaults too: a test that refuses
+            # streaming must not make every later test on a shared fake refuse it as well.
+            self.subscriptions: set[str] = set(DEFAULT_SUBSCRIPTIONS)
+            self.refuse_streaming: bool | set[str] = False
+            self.strict_threads = True
+            self.stream_timeout_s: float | None = None
+            self.auto_redeliver = False
+            self.ack_timeout_s = 3.0
             self.users.clear()
             self.users[self.bot_user_id] = {
                 "id": self.bot_user_id,
@@ -572,7 +574,8 @@ class FakeSlack(LoopbackServer):
         await super()._shutdown()
 
     def reset(self) -> None:
-        """Forget messages, calls, acks and injected faults (connections stay up)."""
+        """Forget messages, calls, acks, injected faults and changed settings such as
+        ``refuse_streaming`` (connections stay up)."""
         self._reset_state()
 
     # ----------------------------------------------------------------- fault injection
