@@ -167,6 +167,9 @@ def usage_from(raw: Any) -> dict[str, int]:
 #: shows streamed text at most about once a second anyway, and every hand-off costs the
 #: event loop a wake-up plus a trip through the delivery code.
 COALESCE_S = 0.15
+#: An event that took this long to arrive was not waiting in the buffer: the batch is
+#: complete, hand it over (rather than hold what arrived for another window).
+CAUGHT_UP_S = 0.002
 
 
 @dataclass
@@ -185,9 +188,10 @@ async def stream_chat(
     LlamaIndex's `astream_chat` without aioboto3 (which pins boto3 back) also reads the
     stream in a thread, but wakes the event loop once per ConverseStream event — one
     word or so. With 200 answers streaming at once that hand-off, not the model, was the
-    largest CPU cost (bench/concurrency). Here the thread batches the deltas of
-    `coalesce_s`; errors surface in the consumer as they would have from `astream_chat`.
-    Closing the iterator early stops the thread at the next event.
+    largest CPU cost (bench/concurrency). Here the thread hands over the first delta at once,
+    then pauses `coalesce_s` after each hand-off so that the next deltas arrive together;
+    errors surface in the consumer as they would have from `astream_chat`. Closing the
+    iterator early stops the thread at its next event or pause.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[StreamPiece | BaseException | None] = asyncio.Queue()
@@ -206,7 +210,10 @@ async def stream_chat(
         try:
             responses = llm.stream_chat(messages)
             try:
+                asked = time.monotonic()
                 for response in responses:
+                    now = time.monotonic()
+                    caught_up = now - asked >= CAUGHT_UP_S  # this event was waited for
                     if stop.is_set():
                         return
                     raw = response.raw if isinstance(response.raw, dict) else {}
@@ -214,11 +221,17 @@ async def stream_chat(
                         usage = usage_from(raw)
                     if response.delta:
                         pending.append(response.delta)
-                    now = time.monotonic()
-                    if pending and (last_sent is None or now - last_sent >= coalesce_s):
+                    if pending and (
+                        last_sent is None or caught_up or now - last_sent >= coalesce_s
+                    ):
                         put(StreamPiece("".join(pending)))
                         pending.clear()
-                        last_sent = now
+                        # Read nothing for a while: the next events wait in the socket buffer
+                        # and are then parsed back to back, instead of waking this thread
+                        # (and contending for the GIL) once per word.
+                        stop.wait(coalesce_s)
+                        last_sent = time.monotonic()
+                    asked = time.monotonic()
             finally:
                 close = getattr(responses, "close", None)
                 if close is not None:

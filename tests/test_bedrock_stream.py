@@ -53,7 +53,7 @@ async def test_text_before_a_cut_arrives_before_the_error(
     )
     received = ""
     try:
-        async for piece in stream_chat(llm, ASK, coalesce_s=10):
+        async for piece in stream_chat(llm, ASK, coalesce_s=0.5):
             received += piece.text
     except Exception:  # whatever botocore raises for a dropped connection
         pass
