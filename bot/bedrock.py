@@ -162,10 +162,11 @@ def usage_from(raw: Any) -> dict[str, int]:
     }
 
 
-#: How long the streaming thread gathers deltas before handing them to the event loop. The
+#: How long the streaming thread stops reading after each hand-off to the event loop. The
 #: first delta goes at once (time to first words); later ones are batched, because Slack
-#: shows streamed text at most about once a second anyway, and every hand-off costs the
-#: event loop a wake-up plus a trip through the delivery code.
+#: shows streamed text at most about once a second anyway, every hand-off costs the event
+#: loop a wake-up plus a trip through the delivery code, and every event read as it arrives
+#: costs the thread a wake-up and the GIL. The last words can arrive this much later.
 COALESCE_S = 0.15
 #: An event that took this long to arrive was not waiting in the buffer: the batch is
 #: complete, hand it over (rather than hold what arrived for another window).
@@ -251,4 +252,4 @@ async def stream_chat(
                 raise item
             yield item
     finally:
-        stop.set()  # the thread lets go of the stream at its next event
+        stop.set()  # the thread lets go of the stream at its next event or pause
