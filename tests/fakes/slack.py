@@ -1489,10 +1489,15 @@ class FakeSlack(LoopbackServer):
         self._clear_status(channel, thread_ts)
         return {"channel": channel, "ts": message.ts, "message": self._wire(message)}
 
-    def _chat_update(self, args: Args) -> dict[str, Any]:
+    def _updatable(self, args: Args) -> tuple[str, Message]:
+        """The channel and the bot's own message that ``ts`` names (else Slack's error)."""
         channel = self._channel(args)
         message = self._find(channel, _opt_str(args, "ts"))
         self._own(message, "cant_update_message")
+        return channel, message
+
+    def _chat_update(self, args: Args) -> dict[str, Any]:
+        channel, message = self._updatable(args)
         text, blocks = self._content(args)
         # Omitted fields keep their previous value; an empty blocks list removes blocks.
         if text is not None:
@@ -1570,17 +1575,13 @@ class FakeSlack(LoopbackServer):
         return {"channel": channel, "ts": message.ts}
 
     def _chat_append_stream(self, args: Args) -> dict[str, Any]:
-        channel = self._channel(args)
-        message = self._find(channel, _opt_str(args, "ts"))
-        self._own(message, "cant_update_message")
+        channel, message = self._updatable(args)
         self._streaming(message)
         self._extend_stream(message, args)
         return {"channel": channel, "ts": message.ts}
 
     def _chat_stop_stream(self, args: Args) -> dict[str, Any]:
-        channel = self._channel(args)
-        message = self._find(channel, _opt_str(args, "ts"))
-        self._own(message, "cant_update_message")
+        channel, message = self._updatable(args)
         self._streaming(message)
         blocks = args.get("blocks")
         if blocks is not None:
