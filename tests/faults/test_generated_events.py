@@ -107,8 +107,20 @@ specs = st.builds(
 )
 
 
+#: How long a push waits for the app's socket (it reconnects in well under a second).
+RECONNECT_WAIT_S = 5.0
+
+
 def push(slack: FakeSlack, spec: Spec) -> tuple[str, str, bool]:
-    """Store the message, push its event(s); (channel, ts, addressed)."""
+    """Store the message, push its event(s); (channel, ts, addressed).
+
+    Like Slack, the fake holds an event while the app is between sockets (its Socket Mode
+    client may reconnect at any time; it does so on its own thread), rather than failing it.
+    """
+
+    def send(payload: dict[str, object]) -> None:
+        slack.push_event(payload, timeout=RECONNECT_WAIT_S)
+
     user = USERS[spec.user]
     if spec.kind == "dm":
         channel = DMS[spec.where % len(DMS)]
@@ -139,18 +151,18 @@ def push(slack: FakeSlack, spec: Spec) -> tuple[str, str, bool]:
         mention = {k: v for k, v in event.items() if k != "channel_type"}
         mention["type"] = "app_mention"
         if spec.twin:
-            slack.push_event(event)
-        slack.push_event(mention)
+            send(event)
+        send(mention)
     elif spec.kind == "subtype":
-        slack.push_event({**event, "subtype": spec.subtype})
+        send({**event, "subtype": spec.subtype})
     elif spec.kind == "bot":
-        slack.push_event({**event, "bot_id": "B0OTHER", "subtype": "bot_message"})
+        send({**event, "bot_id": "B0OTHER", "subtype": "bot_message"})
     elif spec.kind == "no_user":
-        slack.push_event({k: v for k, v in event.items() if k != "user"})
+        send({k: v for k, v in event.items() if k != "user"})
     elif spec.kind == "unknown_type":
-        slack.push_event({**event, "type": "a_new_event_type"})
+        send({**event, "type": "a_new_event_type"})
     else:  # dm, chatter
-        slack.push_event(event)
+        send(event)
     return channel, ts, addressed
 
 
