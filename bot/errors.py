@@ -46,3 +46,13 @@ class IngestError(DualnovaError):
 
 class AccessDenied(DualnovaError):
     """AWS refused an action; the message names the permission and resource that are missing."""
+
+
+class ModelBusy(ModelThrottled):
+    """A question waited longer than QUEUE_MAX_WAIT_SECONDS for its turn at a model.
+
+    `retry_after_s` is the queue's estimate of when asking again would be answered."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
