@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--offline", action="store_true", help="no embeddings: a BM25-only index")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    from bot.eval_cli import add_eval_parser
+
+    add_eval_parser(sub)
+
     sub.add_parser("doctor", help="check configuration, credentials, model access and the index")
     sub.add_parser("serve", help="run the Slack bot (Socket Mode)")
     sub.add_parser(
@@ -77,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        quiet = args.command in ("ask", "health", "manifest")
+        quiet = args.command in ("ask", "health", "manifest", "eval")
         configure_logging(level="WARNING" if quiet else settings.log_level, fmt=settings.log_format)
         if args.command == "ask":
             return asyncio.run(_ask(settings, args))
@@ -85,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_chat(settings, offline=args.offline))
         if args.command == "ingest":
             return _ingest(settings, args)
+        if args.command == "eval":
+            from bot.eval_cli import run_eval_command
+
+            return run_eval_command(args)
         if args.command == "doctor":
             from bot.doctor import run_doctor
 

@@ -160,8 +160,14 @@ def build_retriever(
     )
 
 
-def build(settings: Settings, *, offline: bool | None = None) -> Components:
-    """Everything the CLI and the Slack app need. No network I/O happens here."""
+def build(
+    settings: Settings,
+    *,
+    offline: bool | None = None,
+    wrap_retriever: Callable[[Retriever], Retriever] | None = None,
+) -> Components:
+    """Everything the CLI and the Slack app need. No network I/O happens here.
+    `wrap_retriever` lets `dualnova eval` see the ranked passages of every question."""
     if offline is None:
         offline = settings.offline or not has_aws_credentials(settings)
     detector = build_detector(settings)
@@ -208,6 +214,8 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
             glossary=glossary.current,
         )
     retriever = build_retriever(settings, index=handle.current, embedder=embedder, offline=offline)
+    if wrap_retriever is not None:
+        retriever = wrap_retriever(retriever)
     pipeline = Pipeline(
         detector=detector,
         router=router,
