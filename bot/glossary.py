@@ -126,8 +126,14 @@ class Glossary:
             for form in {
                 f for lang, f in t.forms.items() if lang != corpus_language and f != target
             }:
-                if _contains(mapped, form) and not form.isascii():
-                    mapped = mapped.replace(form, target)
+                if not _contains(mapped, form):
+                    continue
+                # Latin-script forms (Jahresurlaub, vacaciones anuales) as whole words only.
+                mapped = (
+                    _word_pattern(form).sub(target.replace("\\", "\\\\"), mapped)
+                    if form.isascii()
+                    else mapped.replace(form, target)
+                )
         missing = [
             t.term
             for t in self.terms

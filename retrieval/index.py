@@ -179,24 +179,25 @@ class KnowledgeIndex:
         fused: dict[int, float] = {}
         best_vector: dict[int, float] = {}
         best_bm25: dict[int, float] = {}
-        ranked_lists: list[tuple[list[tuple[int, float]], dict[int, float]]] = []
+        ranked_lists: list[tuple[list[tuple[int, float]], dict[int, float], float]] = []
         for vector in vectors:
-            ranked_lists.append((self.vector_search(vector, mask=mask, top_k=depth), best_vector))
+            ranked = self.vector_search(vector, mask=mask, top_k=depth)
+            ranked_lists.append((ranked, best_vector, min_vector_score))
         for text in texts:
-            ranked_lists.append((self.bm25_search(text, mask=mask, top_k=depth), best_bm25))
-        for ranked, best in ranked_lists:
+            ranked = self.bm25_search(text, mask=mask, top_k=depth)
+            ranked_lists.append((ranked, best_bm25, min_bm25_score))
+        # Each list is cut against its own best score: BM25 scores of the translated question
+        # and of the original one are not on one scale (a Korean question scores high on a
+        # Korean page through many shared bigrams and would cut the English hits).
+        relevant: set[int] = set()
+        for ranked, best, absolute in ranked_lists:
+            floor = _floor({0: ranked[0][1]} if ranked else {}, absolute, relative_cutoff)
             for rank, (row, score) in enumerate(ranked):
                 fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
                 best[row] = max(best.get(row, -np.inf), score)
-        vector_floor = _floor(best_vector, min_vector_score, relative_cutoff)
-        bm25_floor = _floor(best_bm25, min_bm25_score, relative_cutoff)
-        relevant = [
-            row
-            for row in fused
-            if best_vector.get(row, -np.inf) >= vector_floor
-            or best_bm25.get(row, -np.inf) >= bm25_floor
-        ]
-        relevant.sort(key=lambda row: fused[row], reverse=True)
+                if score >= floor:
+                    relevant.add(row)
+        ranked_rows = sorted(relevant, key=lambda row: fused[row], reverse=True)
         return [
             Hit(
                 row=row,
@@ -204,7 +205,7 @@ class KnowledgeIndex:
                 vector_score=best_vector.get(row),
                 bm25_score=best_bm25.get(row),
             )
-            for row in relevant[:top_k]
+            for row in ranked_rows[:top_k]
         ]
 
 
