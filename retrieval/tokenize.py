@@ -90,89 +90,17 @@ def _bigrams(run: str) -> list[str]:
 #: Korean particles and verb endings, longest first. Stripped from the end of a Hangul word
 #: before it is cut into bigrams: otherwise "데이터는" and "리전에" index grammar ("터는",
 #: "전에") that matches every Korean page, and outweighs the words that carry the question.
-_KO_SUFFIXES = tuple(
-    sorted(
-        [
-            "입니다",
-            "습니다",
-            "합니다",
-            "됩니다",
-            "인가요",
-            "이에요",
-            "이예요",
-            "예요",
-            "에요",
-            "나요",
-            "까요",
-            "해요",
-            "어요",
-            "아요",
-            "세요",
-            "되나요",
-            "하나요",
-            "는데",
-            "에서",
-            "에게",
-            "한테",
-            "으로",
-            "로는",
-            "이나",
-            "부터",
-            "까지",
-            "마다",
-            "처럼",
-            "은",
-            "는",
-            "이",
-            "가",
-            "을",
-            "를",
-            "에",
-            "의",
-            "도",
-            "로",
-            "와",
-            "과",
-            "요",
-        ],
-        key=len,
-        reverse=True,
-    )
+_KO_ENDINGS = (
+    "입니다 습니다 합니다 됩니다 인가요 이에요 이예요 예요 에요 나요 까요 해요 어요 아요 세요 되나요 "
+    "하나요 는데 에서 에게 한테 으로 로는 이나 부터 까지 마다 처럼 은 는 이 가 을 를 에 의 도 로 와 과 요"
 )
+_KO_SUFFIXES = tuple(sorted(_KO_ENDINGS.split(), key=len, reverse=True))
 #: Hangul words that only ask ("how", "what", "is it possible") and match any Korean page.
-_KO_STOPWORDS = frozenset(
-    [
-        "어떻게",
-        "뭐예요",
-        "뭔가요",
-        "무엇인가요",
-        "무엇",
-        "어디",
-        "어디예요",
-        "언제",
-        "언제예요",
-        "얼마",
-        "얼마나",
-        "몇",
-        "며칠",
-        "있나요",
-        "있어요",
-        "되나요",
-        "돼요",
-        "해야",
-        "하나요",
-        "하면",
-        "나면",
-        "수",
-        "있나요",
-        "할",
-        "주나요",
-        "것",
-        "거",
-        "안에",
-        "전에",
-    ]
+_KO_QUESTION_WORDS = (
+    "어떻게 뭐예요 뭔가요 무엇인가요 무엇 어디 어디예요 언제 언제예요 얼마 얼마나 몇 며칠 "
+    "있나요 있어요 되나요 돼요 해야 하나요 하면 나면 수 할 주나요 것 거 안에 전에"
 )
+_KO_STOPWORDS = frozenset(_KO_QUESTION_WORDS.split())
 _KO_SUFFIX_SET = frozenset(_KO_SUFFIXES)
 _HIRAGANA = re.compile(r"^[\u3040-\u309f]+$")
 _HANGUL = re.compile(r"^[\uac00-\ud7af]+$")
