@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit clean
+.PHONY: install demo test lint typecheck unit clean eval
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	DUALNOVA_OFFLINE=1 INDEX_URI=.dualnova/demo-index $(BIN)/dualnova ingest examples/docs
 	DUALNOVA_OFFLINE=1 INDEX_URI=.dualnova/demo-index $(BIN)/dualnova ask "How many days of paid annual leave do employees get?"
+
+## eval: score the sample golden set offline (no AWS needed); HTML report in .dualnova/eval/
+eval: $(STAMP)
+	DUALNOVA_OFFLINE=1 INDEX_URI=.dualnova/demo-index $(BIN)/dualnova ingest examples/docs
+	INDEX_URI=.dualnova/demo-index $(BIN)/dualnova eval examples/eval/handbook.jsonl --offline --output .dualnova/eval
 
 ## test: lint, type-check and run every test (what CI runs)
 test: lint typecheck unit
