@@ -59,7 +59,7 @@ def render_html(a: EvalRun, b: EvalRun | None = None) -> str:
         "<h2>Per language</h2>",
         _legend(runs),
         "<div class='charts'>",
-        *(_chart(runs, key, label) for key, label in CHART_METRICS),
+        *(_chart(runs, key, label.replace("@k", f"@{a.k}")) for key, label in CHART_METRICS),
         "</div>",
         "<h2>Metrics</h2>",
         _metrics_table(runs),
@@ -140,13 +140,18 @@ def _chart(runs: Sequence[EvalRun], key: str, label: str) -> str:
             value = summary.get(key)
             if value is None:
                 continue
-            h = plot_h * max(0.0, min(1.0, float(value)))
+            h = max(1.0, plot_h * max(0.0, min(1.0, float(value))))  # 0% still shows a line
             x, y = x0 + r * bar, top + plot_h - h
             svg.append(
                 f"<rect x='{x:.1f}' y='{y:.1f}' width='{bar - 1:.1f}' height='{h:.1f}' "
                 f"fill='{_COLOURS[r % 2]}'><title>{escape(group)} {escape(run.label)}: "
                 f"{value * 100:.1f}%</title></rect>"
             )
+            if len(runs) == 1:
+                svg.append(
+                    f"<text x='{x + bar / 2:.1f}' y='{y - 3:.1f}' font-size='9' "
+                    f"text-anchor='middle' fill='#374151'>{value * 100:.0f}</text>"
+                )
         svg.append(
             f"<text x='{left + g * slot + slot / 2:.1f}' y='{height - 6}' font-size='11' "
             f"text-anchor='middle' fill='#374151'>{escape(group)}</text>"
