@@ -76,6 +76,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
         base["RETRIEVAL_TOP_K"] = str(args.top_k)
     compare = parse_assignments(args.compare)
     offline = True if args.offline else None
+    if args.judge and args.offline:
+        print("dualnova: --judge needs the models; no judged score offline", file=sys.stderr)
     progress = _progress_printer() if sys.stderr.isatty() and not args.json else None
 
     first = asyncio.run(

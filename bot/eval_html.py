@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from bot.eval_report import METRICS, _present, fmt, fmt_delta
+from bot.eval_report import METRICS, fmt, fmt_delta, present_metrics
 from bot.eval_run import EvalRun
 from bot.eval_score import STAGES, ItemResult
 
 #: The rates drawn as bars per language, in this order.
 CHART_METRICS = (
     ("hit_at_k", "hit@k"),
-    ("mrr", "MRR"),
+    ("mrr", "MRR (× 100)"),
     ("citation_precision", "citation precision"),
     ("language", "answer language"),
     ("facts", "facts"),
@@ -175,7 +175,7 @@ def _metrics_table(runs: Sequence[EvalRun]) -> str:
         )
         return fmt(summary.get(key), kind) if key != "items" else str(summary.get("items", "–"))
 
-    for key, label, kind in [("items", "items", "num"), *_present(runs)]:
+    for key, label, kind in [("items", "items", "num"), *present_metrics(runs)]:
         for run in runs:
             name = label.format(k=run.k) + (f" ({run.label})" if len(runs) > 1 else "")
             cells = "".join(

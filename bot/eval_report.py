@@ -60,7 +60,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _present(runs: Sequence[EvalRun]) -> list[tuple[str, str, str]]:
+def present_metrics(runs: Sequence[EvalRun]) -> list[tuple[str, str, str]]:
     """The metrics any run has a value for (no empty "judged" row offline)."""
     return [m for m in METRICS if any(r.summary.get(m[0]) is not None for r in runs)]
 
@@ -71,7 +71,7 @@ def markdown(run: EvalRun) -> str:
     slices = list(run.by_slice.items())
     header = ["metric", *(name for name, _ in groups), *(name for name, _ in slices)]
     rows = [["items", *(str(s["items"]) for _, s in groups + slices)]]
-    for key, label, kind in _present([run]):
+    for key, label, kind in present_metrics([run]):
         rows.append([label.format(k=run.k), *(fmt(s.get(key), kind) for _, s in groups + slices)])
     rows.append(["passed (every check)", *(str(s["passed"]) for _, s in groups + slices)])
     mode = "offline (BM25 + glossary, no models)" if run.offline else "online (Bedrock)"
@@ -110,7 +110,7 @@ def _latency_table(runs: Sequence[EvalRun]) -> str:
 
 def markdown_compare(a: EvalRun, b: EvalRun) -> str:
     """Two configurations side by side: overall metrics, per-language metrics, changed items."""
-    present = _present([a, b])
+    present = present_metrics([a, b])
     rows = [
         [
             label.format(k=a.k),

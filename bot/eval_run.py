@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError, IndexNotFound
+from bot.errors import ConfigError
 from bot.eval_judge import MicroJudge
 from bot.eval_score import ItemResult, score_item, slices, summarize
 from bot.eval_set import EvalItem, GoldenSet, LineError
@@ -153,10 +153,7 @@ async def evaluate(
         return recorder[0]
 
     components = build(settings, offline=offline, wrap_retriever=wrap)
-    try:
-        index_version = components.index.current().version
-    except IndexNotFound as exc:
-        raise IndexNotFound(f"{exc}; run `dualnova ingest` before `dualnova eval`") from None
+    index_version = components.index.current().version  # IndexNotFound says how to ingest
     grader = None
     if judge and not components.offline and components.bedrock is not None:
         grader = MicroJudge(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.config import Settings
+from bot.config import load_settings
 from bot.errors import IndexNotFound
 from bot.eval_judge import RUBRIC
 from bot.eval_run import evaluate
@@ -256,44 +256,79 @@ def test_a_bad_line_makes_the_exit_code_1_after_the_good_lines_ran(
 # --- online, against the Bedrock fake ------------------------------------------------------
 
 
+NOVADESK = {
+    "id": "api-limit",
+    "question": "What is the NovaDesk API rate limit?",
+    "language": "en",
+    "expect_sources": ["novadesk-faq"],
+    "expect_facts": ["600"],
+}
+
+
+def _last_user_text(request: RecordedRequest) -> str:
+    blocks = request.body["messages"][-1]["content"]
+    return "\n".join(b["text"] for b in blocks if "text" in b)
+
+
 def _online_responses(bedrock: FakeBedrock) -> None:
+    """Micro routes (Korean translated to English) and judges; Pro answers by topic."""
+
     def micro(request: RecordedRequest) -> Reply:
         if RUBRIC[:40] in request.system_text:
             return Reply(text='{"score": 4, "reason": "the main fact is right"}')
-        question = request.text.rsplit("\n", 1)[-1]
-        standalone = "Do contractors get paid leave?" if "contractors" in question else question
-        return Reply(text=json.dumps({"standalone_question": standalone, "intent": "question"}))
+        question = _last_user_text(request).rsplit("\n", 1)[-1]
+        if "연차" in question:
+            question = "How many days of paid annual leave do employees get?"
+        return Reply(text=json.dumps({"standalone_question": question, "intent": "question"}))
+
+    def pro(request: RecordedRequest) -> Reply:
+        if "API" in _last_user_text(request):  # "NovaDesk" respelled: a glossary violation
+            return Reply(text="The Nova Desk API allows 600 requests per minute [1].")
+        return Reply(text="Employees get 20 days of paid annual leave [1].")
 
     bedrock.responder("nova-micro", micro)
-    bedrock.responder(
-        "nova-pro", lambda _: Reply(text="Employees get 20 days of paid annual leave [1].")
-    )
+    bedrock.responder("nova-pro", pro)
 
 
 async def test_online_eval_scores_pro_answers_prices_them_and_judges_apart(
-    settings: Settings, bedrock: FakeBedrock, tmp_path: Path
+    aws_env: Path,
+    sample_index: Path,
+    bedrock: FakeBedrock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("INDEX_URI", str(sample_index))
+    monkeypatch.setenv("GLOSSARY_URI", str(REPO / "examples" / "glossary.json"))
     _online_responses(bedrock)
-    golden = load_golden_set(write_set(tmp_path / "set.jsonl", GOOD[:2]))
+    golden = load_golden_set(write_set(tmp_path / "set.jsonl", [*GOOD[:2], GOOD[3], NOVADESK]))
 
-    run = await evaluate(settings, golden, offline=False, judge=True)
+    run = await evaluate(load_settings(), golden, offline=False, judge=True)
 
     by_id = {r.item.id: r for r in run.results}
     english = by_id["leave-en"]
-    assert english.status == "answered" and english.pro_called
+    assert english.status == "answered" and english.pro_called and english.rank == 1
     assert english.facts_found == ["20"] and english.fact_score == 0.5
     assert english.judge_score == 0.75  # (4 - 1) / 4, never folded into fact_score
-    assert english.cost_usd > 0 and english.timings["answer"] > 0
+    assert english.cost_usd > 0 and {"first_token", "answer"} <= set(english.timings)
     assert english.cited and english.citation_precision == 1.0
-    # The Korean question was translated by Micro and retrieved in English.
-    assert [c.body["system"][0]["text"][:40] for c in bedrock.calls("Converse", "nova-micro")][
-        -1
-    ] == RUBRIC[:40]
-    assert by_id["leave-ko"].answer_language == "en"  # the fake Pro answered in English
-    assert not by_id["leave-ko"].language_ok
+    korean = by_id["leave-ko"]  # translated by Micro, so the English page is found
+    assert korean.rank == 1 and korean.answer_language == "en" and not korean.language_ok
+    jupiter = by_id["jupiter"]
+    assert jupiter.abstained and not jupiter.pro_called and jupiter.abstention_ok
+    assert jupiter.judge_score is None  # nothing to grade
+    assert by_id["api-limit"].glossary_violations == [
+        "NovaDesk (do_not_translate): 'NovaDesk' was translated or respelled"
+    ]
+    # On the wire: three answers streamed by Pro, three judged by Micro with the fixed rubric.
+    assert len(bedrock.calls("ConverseStream", "nova-pro")) == 3
+    judged = [c for c in bedrock.calls("Converse", "nova-micro") if RUBRIC in c.system_text]
+    assert len(judged) == 3 and all(c.body["inferenceConfig"]["temperature"] == 0 for c in judged)
     summary = run.summary
-    assert summary["judged"] == 0.75 and summary["facts"] == 0.75
+    assert summary["judged"] == 0.75 and summary["facts"] == pytest.approx((0.5 + 1 + 1) / 3)
+    assert summary["abstained_unanswerable"] == 1.0 and summary["false_not_found"] == 0.0
+    assert summary["glossary_violations_per_answer"] == pytest.approx(1 / 3)
     assert summary["cost_usd_per_question"] > 0
+    assert summary["latency_ms"]["first_token"]["p95"] is not None
 
 
 @pytest.mark.aws
@@ -301,7 +336,6 @@ def test_online_eval_on_real_bedrock_meets_the_offline_floors(tmp_path: Path) ->
     """Against real Bedrock (run where credentials and model access exist)."""
     import asyncio
 
-    from bot.config import load_settings
     from bot.wiring import has_aws_credentials
 
     settings = load_settings()
