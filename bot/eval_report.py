@@ -122,8 +122,8 @@ def markdown_compare(a: EvalRun, b: EvalRun) -> str:
     ]
     out = [
         f"## dualnova eval — {a.label} vs {b.label}",
-        f"A = {a.label}: {_describe(a)}",
-        f"B = {b.label}: {_describe(b)}",
+        f"A: {_describe(a)}",
+        f"B: {_describe(b)}",
         "",
         _table(["metric", "A", "B", "B − A"], rows),
         "",
