@@ -37,7 +37,7 @@ from bot.slack.render import (
     translation_block,
 )
 from bot.slack.settings_store import SettingsStore
-from bot.state import StateStore
+from bot.state import StateError, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +173,19 @@ class Conversation:
         async with self._inflight.track():
             # Redeliveries carry the same event_id; a mention also arrives as a `message`
             # event with another id but the same (channel, ts). Either key seen -> handled.
-            if asked.event_id and not await self._state.claim(
-                f"event:{asked.event_id}", ttl_s=DEDUPE_TTL_S
-            ):
-                return
-            if not await self._state.claim(f"msg:{asked.channel}:{asked.ts}", ttl_s=DEDUPE_TTL_S):
-                return
+            try:
+                if asked.event_id and not await self._state.claim(
+                    f"event:{asked.event_id}", ttl_s=DEDUPE_TTL_S
+                ):
+                    return
+                if not await self._state.claim(
+                    f"msg:{asked.channel}:{asked.ts}", ttl_s=DEDUPE_TTL_S
+                ):
+                    return
+            except StateError as exc:
+                # A store that cannot record the claim (full disk, DynamoDB down): answering
+                # twice on a redelivery beats never answering.
+                log.error("dedupe skipped: state store failed", extra={"reason": str(exc)})
             await self._answer(
                 client=client, asked=asked, bot_user_id=bot_user_id, set_status=set_status
             )
@@ -243,7 +250,10 @@ class Conversation:
                 chunks=aiter(stream),
                 footer=partial(answer_footer, stream),
             )
-            await self._remember(asked, thread_ts, stream)
+            try:
+                await self._remember(asked, thread_ts, stream)
+            except StateError as exc:  # the answer is out; only follow-up memory is lost
+                log.error("answer not remembered: state store failed", extra={"reason": str(exc)})
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
             await self._say_failure(
