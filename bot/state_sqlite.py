@@ -282,7 +282,8 @@ class SqliteStateStore:
                     )
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLITE_FULL and a few others roll back on their own
+                    db.execute("ROLLBACK")
                 raise
             return {name: counters[name] for name in added}
 
