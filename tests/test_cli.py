@@ -177,7 +177,8 @@ def test_doctor_passes_against_reachable_models(
 ) -> None:
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "all 6 checks ok" in out
+    assert "FAIL" not in out and out.rstrip().endswith("checks ok")
+    assert "ok   state store: SQLite file .dualnova/state.db: write, read and delete ok" in out
     assert {c.model_id for c in bedrock.calls("Converse")} == {
         "us.amazon.nova-micro-v1:0",
         "us.amazon.nova-pro-v1:0",
@@ -195,6 +196,18 @@ def test_doctor_prints_the_fix_for_a_denied_model(
     assert "FAIL model us.amazon.nova-pro-v1:0: AccessDeniedException" in out
     assert "fix: enable us.amazon.nova-pro-v1:0 under Bedrock > Model access" in out
     assert "arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0" in out
+
+
+def test_doctor_names_a_damaged_state_file_and_how_to_fix_it(
+    settings: object, bedrock: FakeBedrock, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / ".dualnova").mkdir(exist_ok=True)
+    (tmp_path / ".dualnova" / "state.db").write_bytes(b"not sqlite" * 500)
+
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL state store: STATE_PATH .dualnova/state.db is not a usable SQLite database" in out
+    assert "fix: make STATE_PATH a writable file on a volume" in out
 
 
 def test_python_dash_m_bot_is_the_same_cli() -> None:
