@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import boto3
 from botocore import xform_name
@@ -263,13 +263,11 @@ class MemoryStateStore:
     ) -> dict[str, float]:
         async with self._lock:
             now = self._now()
-            entries = (
-                self._items if member is None else self._members.setdefault((kind, key), {})  # type: ignore[arg-type]
+            entry = (
+                _live_entry(self._items, (kind, key), now)
+                if member is None
+                else _live_entry(self._members.setdefault((kind, key), {}), member, now)
             )
-            where: Any = (kind, key) if member is None else member
-            entry = entries.get(where)
-            if entry is None or not _alive(entry.expires_at, now):
-                entry = entries[where] = _Entry({}, None)
             for name, amount in amounts.items():
                 entry.counters[name] = float(entry.counters.get(name, 0.0) + amount)
             if ttl_s is not None:
@@ -306,6 +304,17 @@ class MemoryStateStore:
                 else:
                     del self._members[group_key]
         return now
+
+
+K = TypeVar("K")
+
+
+def _live_entry(entries: dict[K, _Entry], where: K, now: float) -> _Entry:
+    """The entry at `where`, or a new empty one in place of an absent or expired one."""
+    entry = entries.get(where)
+    if entry is None or not _alive(entry.expires_at, now):
+        entry = entries[where] = _Entry({}, None)
+    return entry
 
 
 def _list_meta(sort_key: str) -> Record:

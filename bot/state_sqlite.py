@@ -147,6 +147,11 @@ class SqliteStateStore:
             db.close()
             if _readonly(exc):
                 raise StateError(f"{where}: cannot write to it ({exc}); {_WRITABLE_FIX}") from None
+            if _primary_code(exc) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY):
+                raise StateError(
+                    f"{where}: cannot write to it now ({exc}); free space on its "
+                    "volume, or stop the process that holds it"
+                ) from None
             raise StateError(
                 f"{where} is not a usable SQLite database ({exc}); move it aside and restart "
                 "(a new empty file is created), or restore it from a backup"

@@ -202,3 +202,26 @@ async def test_a_second_process_reads_while_the_first_holds_a_write_lock(tmp_pat
     assert [r["vote"] for r in await serve.list("feedback")] == ["down", "up"]
     serve.close()
     report.close()
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def test_state_backend_defaults_follow_state_table_and_contradictions_are_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    for name in ("STATE_TABLE", "STATE_BACKEND", "STATE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+
+    assert load_settings(_env_file=None).state_kind == "sqlite"
+    assert load_settings(_env_file=None, state_table="t").state_kind == "dynamodb"
+    assert load_settings(_env_file=None, state_backend="memory").state_kind == "memory"
+    with pytest.raises(ConfigError, match=r"^STATE_BACKEND: dynamodb needs STATE_TABLE"):
+        load_settings(_env_file=None, state_backend="dynamodb")
+    with pytest.raises(ConfigError, match=r"^STATE_BACKEND: memory conflicts with STATE_TABLE=t"):
+        load_settings(_env_file=None, state_backend="memory", state_table="t")
+    with pytest.raises(ConfigError, match=r"^STATE_BACKEND: Input should be 'sqlite'"):
+        load_settings(_env_file=None, state_backend="redis")
