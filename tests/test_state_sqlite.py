@@ -225,3 +225,75 @@ def test_state_backend_defaults_follow_state_table_and_contradictions_are_named(
         load_settings(_env_file=None, state_backend="memory", state_table="t")
     with pytest.raises(ConfigError, match=r"^STATE_BACKEND: Input should be 'sqlite'"):
         load_settings(_env_file=None, state_backend="redis")
+
+
+UNSHARE = ("unshare", "--user", "--map-root-user", "--mount")
+_ON_A_TMPFS = """
+import asyncio, os, sys
+from pathlib import Path
+from bot.state import StateError
+from bot.state_sqlite import SqliteStateStore
+
+async def main() -> None:
+    root = Path(sys.argv[1])
+    store = SqliteStateStore(path=root / "state.db").open()
+    await store.put("channel_settings", "C1", {"companion_language": "ko"})
+    with open(root / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(bytes(65536))
+                filler.flush()
+        except OSError:
+            pass
+    for write in (
+        store.append("gaps", {"question": "q" * 3000}),
+        store.claim("event:Ev1", ttl_s=60),
+        store.incr_many("usage_day", "d", {"questions": 1}),
+    ):
+        try:
+            await write
+            print("written")
+        except StateError as exc:
+            print(exc)
+    print(await store.get("channel_settings", "C1"))
+    os.remove(root / "filler")
+    print(await store.claim("event:Ev1", ttl_s=60))
+
+asyncio.run(main())
+"""
+
+
+def test_a_really_full_tmpfs_fails_writes_then_recovers_when_space_is_freed(
+    tmp_path: Path,
+) -> None:
+    """The same, on a real 256 KiB tmpfs in a private mount namespace (no privileges needed
+    where unprivileged user namespaces are allowed): the kernel's ENOSPC, not a page limit."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs util-linux unshare for a private tmpfs")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    probe = subprocess.run([*UNSHARE, "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"unprivileged user namespaces are off here: {probe.stderr.decode()[:100]}")
+    script = 'mount -t tmpfs -o size=256k tmpfs "$1" && exec "$2" -c "$3" "$1"'
+    result = subprocess.run(
+        [*UNSHARE, "sh", "-c", script, "sh", str(mount), sys.executable, _ON_A_TMPFS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    full = "failed: the disk is full; free space on its volume"
+    assert result.stdout.splitlines() == [
+        f"state file {mount}/state.db: append gaps {full}",
+        f"state file {mount}/state.db: claim {full}",
+        f"state file {mount}/state.db: incr usage_day {full}",
+        "{'companion_language': 'ko'}",
+        "True",
+    ]
+    assert result.stderr.count("state write failed") == 3
