@@ -39,7 +39,10 @@ ENV PATH="/opt/venv/bin:${PATH}" \
     MALLOC_ARENA_MAX=2
 RUN groupadd --system --gid 10001 dualnova \
     && useradd --system --uid 10001 --gid dualnova --home-dir /home/dualnova \
-       --create-home --shell /usr/sbin/nologin dualnova
+       --create-home --shell /usr/sbin/nologin dualnova \
+    && install -d -o dualnova -g dualnova /home/dualnova/.dualnova
+# ^ the state file and local index live there: a named volume mounted on it starts with this
+#   folder's owner, so uid 10001 can write (`docker run -v dualnova-data:/home/dualnova/.dualnova`).
 # Same base image in both stages, so the venv's interpreter symlinks stay valid.
 COPY --from=build /opt/venv /opt/venv
 USER 10001:10001

@@ -175,6 +175,10 @@ class Stack:
         }
         if self.state_table:
             env["STATE_TABLE"] = self.state_table
+        else:
+            # `--state memory` means memory (the default is now a SQLite file, and serve runs
+            # in the repository: no state.db left there by a benchmark).
+            env["STATE_BACKEND"] = "memory"
         return serve_env(
             self.slack,
             self.bedrock,

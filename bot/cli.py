@@ -64,13 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("manifest", help="print the Slack app manifest (JSON)")
 
-    # Reports read the state store: meaningful with STATE_TABLE (memory is per process).
-    feedback = sub.add_parser("feedback", help="feedback reports (needs STATE_TABLE)")
+    # Reports read the state store: the SQLite file (default) or STATE_TABLE.
+    feedback = sub.add_parser("feedback", help="feedback reports from the state store")
     feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
     export = feedback_sub.add_parser("export", help="👍/👎/translation votes as CSV")
-    gaps = sub.add_parser(
-        "gaps", help="questions the documents could not answer, as CSV (needs STATE_TABLE)"
-    )
+    gaps = sub.add_parser("gaps", help="questions the documents could not answer, as CSV")
     for report in (export, gaps):
         report.add_argument("--since", help="7d, 24h, 2026-05-01 or 2026-05-01T09:00 (UTC)")
         report.add_argument("--output", "-o", help="write the CSV to FILE instead of stdout")
@@ -128,19 +126,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     """`feedback export` / `gaps`: CSV from the state store, to stdout or --output."""
     from bot import reports
-    from bot.state import build_state_store
+    from bot.state import open_state_store
 
     try:
         since = reports.parse_since(args.since)
     except ValueError as exc:
         print(f"dualnova: {exc}", file=sys.stderr)
         return 2
-    if settings.state_table is None:
+    if settings.state_kind == "memory":
         print(
-            "dualnova: STATE_TABLE is not set; this process's in-memory store has no records",
+            "dualnova: STATE_BACKEND=memory; this process's in-memory store has no records",
             file=sys.stderr,
         )
-    state = build_state_store(settings)
+    state = open_state_store(settings)
     # Read everything first: a failed read must not leave a truncated --output file behind.
     write: Callable[[TextIO], int]
     if args.command == "gaps":

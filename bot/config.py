@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     socket_ping_seconds: float = Field(default=10.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     state_table: str | None = None
+    state_backend: Literal["sqlite", "memory", "dynamodb"] | None = Field(
+        default=None, validate_default=True
+    )
+    state_path: Path = Path(".dualnova/state.db")
     offline: bool = Field(default=False, validation_alias="DUALNOVA_OFFLINE")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -162,6 +166,16 @@ class Settings(BaseSettings):
             raise ValueError("required when RETRIEVER=bedrock-kb (the Knowledge Base id)")
         return value
 
+    @field_validator("state_backend")
+    @classmethod
+    def _state_backend_matches_table(cls, value: str | None, info: ValidationInfo) -> str | None:
+        table = info.data.get("state_table")
+        if value == "dynamodb" and table is None:
+            raise ValueError("dynamodb needs STATE_TABLE (the table name)")
+        if value in ("sqlite", "memory") and table is not None:
+            raise ValueError(f"{value} conflicts with STATE_TABLE={table}; unset one of them")
+        return value
+
     @field_validator("prices")
     @classmethod
     def _price_table(cls, value: str | None) -> str | None:
@@ -187,6 +201,13 @@ class Settings(BaseSettings):
         if self.slack_app_token is None:
             raise ConfigError("SLACK_APP_TOKEN: required by `serve`; expected an xapp- app token")
         return self.slack_bot_token.get_secret_value(), self.slack_app_token.get_secret_value()
+
+    @property
+    def state_kind(self) -> Literal["sqlite", "memory", "dynamodb"]:
+        """STATE_BACKEND, else DynamoDB when STATE_TABLE is set, else the SQLite file."""
+        if self.state_backend is not None:
+            return self.state_backend
+        return "dynamodb" if self.state_table is not None else "sqlite"
 
     @property
     def index_is_local(self) -> bool:

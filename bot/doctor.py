@@ -90,6 +90,47 @@ def _knowledge_base_probe(settings: Settings) -> Callable[[], str]:
     return probe
 
 
+def _state_probe(settings: Settings) -> Callable[[], str]:
+    """Open the state store as `serve` does, then write, read back and delete one item."""
+
+    def probe() -> str:
+        import asyncio
+
+        from bot.state import open_state_store
+
+        store = open_state_store(settings)
+        key = f"{socket.gethostname()}-{os.getpid()}"
+
+        async def round_trip() -> bool:
+            await store.put("doctor", key, {"at": time.time()}, ttl_s=300)
+            found = await store.get("doctor", key)
+            await store.delete("doctor", key)
+            return found is not None
+
+        if not asyncio.run(round_trip()):
+            raise DualnovaError("wrote a probe item but could not read it back")
+        where = {
+            "sqlite": f"SQLite file {settings.state_path}",
+            "dynamodb": f"DynamoDB table {settings.state_table}",
+            "memory": "memory (STATE_BACKEND=memory: nothing survives a restart)",
+        }[settings.state_kind]
+        return f"{where}: write, read and delete ok"
+
+    return probe
+
+
+def _state_fix(settings: Settings) -> str:
+    if settings.state_kind == "dynamodb":
+        return (
+            "deploy the stack's table or fix STATE_TABLE / AWS_REGION; the task role needs "
+            "dynamodb:GetItem, PutItem, UpdateItem, DeleteItem and Query on it"
+        )
+    return (
+        "make STATE_PATH a writable file on a volume that survives restarts (in the container, "
+        "mount one at /home/dualnova/.dualnova); move a damaged file aside"
+    )
+
+
 def _bedrock_fix(model_id: str, settings: Settings) -> str:
     region = settings.bedrock_region_name
     return (
@@ -125,6 +166,7 @@ def collect_checks(settings: Settings) -> list[Check]:
             published,
         )
     )
+    checks.append(_check("state store", _state_fix(settings), _state_probe(settings)))
     if settings.offline:
         checks.append(Check("bedrock", True, "skipped: DUALNOVA_OFFLINE is set"))
         return checks

@@ -2,7 +2,7 @@
 could not answer ("gaps"), as CSV for `dualnova feedback export` and `dualnova gaps`.
 
 Both read the store built from settings: with STATE_TABLE, what every task recorded; without
-it, the in-memory store of the CLI's own process, which is empty.
+it, the local SQLite file `serve` writes (STATE_PATH; safe to read while it runs).
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """Small shared state for the Slack app: event dedupe, thread membership, feedback, shared
-answers, user preferences and (later) budgets.
+answers, user preferences, budgets and usage counters.
 
-Two implementations of one `StateStore` protocol: `MemoryStateStore` for a single process
-(tests, local runs) and `DynamoStateStore` for several tasks sharing one table. Both honour
-TTLs by an injected clock, so "five minutes later" is a clock step in tests, not a sleep.
+Three implementations of one `StateStore` protocol: `SqliteStateStore` (bot/state_sqlite.py,
+the default: one file that survives restarts), `MemoryStateStore` for one process that keeps
+nothing (STATE_BACKEND=memory), and `DynamoStateStore` for several tasks sharing one table.
+All honour TTLs by an injected clock, so "five minutes later" is a clock step in tests, not
+a sleep.
 
 Table layout (pk S, sk S, TTL attribute ``expires_at`` N, epoch seconds; the CDK stack owns it)::
 
     point item      pk = "{kind}#{key}"  sk = "_"                        v = JSON, c:{field} = N
+    counter member  pk = "{kind}#{key}"  sk = "m#{member}"               c:{field} = N
     claim           pk = "claim#{key}"   sk = "_"                        owner, at
     listable item   pk = "{kind}"        sk = "{at:017.6f}#{seq}{random}" v = JSON
 
@@ -25,10 +28,10 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import boto3
 from botocore import xform_name
@@ -47,12 +50,14 @@ __all__ = [
     "StateError",
     "StateStore",
     "build_state_store",
+    "open_state_store",
 ]
 
 Clock = Callable[[], float]
 Record = dict[str, Any]
 
 _COUNTER_PREFIX = "c:"
+_MEMBER_PREFIX = "m#"
 _PRUNE_EVERY_S = 60.0
 
 
@@ -105,6 +110,26 @@ class StateStore(Protocol):
     ) -> float:
         """Atomic counter (for budgets later); returns the new value. `ttl_s` (re)sets the
         item's expiry; an expired counter starts again from zero."""
+        ...
+
+    async def incr_many(
+        self,
+        kind: str,
+        key: str,
+        amounts: Mapping[str, float],
+        *,
+        member: str | None = None,
+        ttl_s: int | None = None,
+    ) -> dict[str, float]:
+        """Several counters of one item in one atomic write (one DynamoDB UpdateItem); returns
+        their new values. With `member`, the counters of one member of the (kind, key) group,
+        an item of its own (read back with `members`), so a group can grow without growing
+        one hot item. TTL as in `incr`."""
+        ...
+
+    async def members(self, kind: str, key: str) -> dict[str, dict[str, float]]:
+        """The live members of a counter group (`incr_many(..., member=...)`) and their
+        counters, by member."""
         ...
 
 
@@ -168,6 +193,7 @@ class MemoryStateStore:
         self._claims: dict[str, tuple[int, str]] = {}
         self._items: dict[tuple[str, str], _Entry] = {}
         self._lists: dict[str, dict[str, _Entry]] = {}
+        self._members: dict[tuple[str, str], dict[str, _Entry]] = {}
         self._keys = _ListKeys()
         self._pruned_at = clock()
 
@@ -224,15 +250,39 @@ class MemoryStateStore:
     async def incr(
         self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
     ) -> float:
+        return (await self.incr_many(kind, key, {field: amount}, ttl_s=ttl_s))[field]
+
+    async def incr_many(
+        self,
+        kind: str,
+        key: str,
+        amounts: Mapping[str, float],
+        *,
+        member: str | None = None,
+        ttl_s: int | None = None,
+    ) -> dict[str, float]:
         async with self._lock:
             now = self._now()
-            entry = self._items.get((kind, key))
-            if entry is None or not _alive(entry.expires_at, now):
-                entry = self._items[(kind, key)] = _Entry({}, None)
-            entry.counters[field] = float(entry.counters.get(field, 0.0) + amount)
+            entry = (
+                _live_entry(self._items, (kind, key), now)
+                if member is None
+                else _live_entry(self._members.setdefault((kind, key), {}), member, now)
+            )
+            for name, amount in amounts.items():
+                entry.counters[name] = float(entry.counters.get(name, 0.0) + amount)
             if ttl_s is not None:
                 entry.expires_at = _expiry(now, ttl_s)
-            return entry.counters[field]
+            return {name: entry.counters[name] for name in amounts}
+
+    async def members(self, kind: str, key: str) -> dict[str, dict[str, float]]:
+        async with self._lock:
+            now = self._now()
+            group = self._members.get((kind, key), {})
+            return {
+                member: dict(entry.counters)
+                for member, entry in sorted(group.items())
+                if _alive(entry.expires_at, now)
+            }
 
     def _now(self) -> float:
         """The clock reading; drops expired entries once a minute (caller holds the lock)."""
@@ -247,7 +297,24 @@ class MemoryStateStore:
                     self._lists[kind] = kept
                 else:
                     del self._lists[kind]
+            for group_key, group in list(self._members.items()):
+                alive = {m: e for m, e in group.items() if _alive(e.expires_at, now)}
+                if alive:
+                    self._members[group_key] = alive
+                else:
+                    del self._members[group_key]
         return now
+
+
+K = TypeVar("K")
+
+
+def _live_entry(entries: dict[K, _Entry], where: K, now: float) -> _Entry:
+    """The entry at `where`, or a new empty one in place of an absent or expired one."""
+    entry = entries.get(where)
+    if entry is None or not _alive(entry.expires_at, now):
+        entry = entries[where] = _Entry({}, None)
+    return entry
 
 
 def _list_meta(sort_key: str) -> Record:
@@ -370,32 +437,57 @@ class DynamoStateStore:
     async def incr(
         self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
     ) -> float:
-        attribute = _COUNTER_PREFIX + field
+        return (await self.incr_many(kind, key, {field: amount}, ttl_s=ttl_s))[field]
+
+    async def incr_many(
+        self,
+        kind: str,
+        key: str,
+        amounts: Mapping[str, float],
+        *,
+        member: str | None = None,
+        ttl_s: int | None = None,
+    ) -> dict[str, float]:
+        if not amounts:
+            return {}
+        item_key = _point_key(kind, key) if member is None else _member_key(kind, key, member)
+        names = {f"#f{i}": _COUNTER_PREFIX + name for i, name in enumerate(amounts)}
         # A counter past its expiry (not yet swept by TTL) must restart at zero, not carry on:
         # ADD only to a live item; otherwise replace the expired one, and if another task
-        # replaced it first, ADD to theirs.
+        # replaced it first, ADD to theirs. One UpdateItem with one ADD clause per counter:
+        # billed once, on one item.
         for _ in range(5):
             now = self._clock()
             expires_at = _expiry(now, ttl_s)
-            values: Record = {":amount": {"N": _number(amount)}, ":now": {"N": _number(now)}}
-            update = "ADD #f :amount"
+            values: Record = {":now": {"N": _number(now)}}
+            clauses = []
+            for i, amount in enumerate(amounts.values()):
+                values[f":a{i}"] = {"N": _number(amount)}
+                clauses.append(f"#f{i} :a{i}")
+            update = "ADD " + ", ".join(clauses)
             if expires_at is not None:
                 update += " SET expires_at = :exp"
                 values[":exp"] = {"N": str(expires_at)}
             try:
                 reply = await self._call(
                     "UpdateItem",
-                    Key=_point_key(kind, key),
+                    Key=item_key,
                     UpdateExpression=update,
                     ConditionExpression="attribute_not_exists(expires_at) OR expires_at >= :now",
-                    ExpressionAttributeNames={"#f": attribute},
+                    ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
                     ReturnValues="UPDATED_NEW",
                 )
-                return float(Decimal(reply["Attributes"][attribute]["N"]))
+                attributes = reply["Attributes"]
+                return {
+                    name: float(Decimal(attributes[_COUNTER_PREFIX + name]["N"]))
+                    for name in amounts
+                }
             except _ConditionFailed:
                 pass
-            fresh = {**_point_key(kind, key), attribute: {"N": _number(amount)}}
+            fresh = {**item_key}
+            for name, amount in amounts.items():
+                fresh[_COUNTER_PREFIX + name] = {"N": _number(amount)}
             if expires_at is not None:
                 fresh["expires_at"] = {"N": str(expires_at)}
             try:
@@ -405,10 +497,35 @@ class DynamoStateStore:
                     ConditionExpression="expires_at < :now",
                     ExpressionAttributeValues={":now": {"N": _number(now)}},
                 )
-                return float(amount)
+                return {name: float(amount) for name, amount in amounts.items()}
             except _ConditionFailed:
                 continue
         raise StateError(f"state table {self.table_name}: counter {kind}/{key} kept changing")
+
+    async def members(self, kind: str, key: str) -> dict[str, dict[str, float]]:
+        query: Record = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :member)",
+            "FilterExpression": "attribute_not_exists(expires_at) OR expires_at >= :now",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"{kind}#{key}"},
+                ":member": {"S": _MEMBER_PREFIX},
+                ":now": {"N": _number(self._clock())},
+            },
+            "ConsistentRead": True,
+        }
+        out: dict[str, dict[str, float]] = {}
+        while True:
+            reply = await self._call("Query", **query)
+            for item in reply.get("Items", []):
+                member = item["sk"]["S"].removeprefix(_MEMBER_PREFIX)
+                out[member] = {
+                    name.removeprefix(_COUNTER_PREFIX): float(Decimal(attribute["N"]))
+                    for name, attribute in item.items()
+                    if name.startswith(_COUNTER_PREFIX) and "N" in attribute
+                }
+            if "LastEvaluatedKey" not in reply:
+                return out
+            query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
 
     # boto3 boundary ----------------------------------------------------------------------
 
@@ -476,6 +593,10 @@ def _point_key(kind: str, key: str) -> dict[str, dict[str, str]]:
     return {"pk": {"S": f"{kind}#{key}"}, "sk": {"S": "_"}}
 
 
+def _member_key(kind: str, key: str, member: str) -> dict[str, dict[str, str]]:
+    return {"pk": {"S": f"{kind}#{key}"}, "sk": {"S": _MEMBER_PREFIX + member}}
+
+
 def _expires_at(item: Record) -> float | None:
     attribute = item.get("expires_at")
     return float(Decimal(attribute["N"])) if attribute and "N" in attribute else None
@@ -485,9 +606,15 @@ def _expires_at(item: Record) -> float | None:
 
 
 def build_state_store(settings: Settings) -> StateStore:
-    """Memory when STATE_TABLE is unset (one process), else DynamoDB. Does no I/O."""
-    if settings.state_table is None:
+    """The store `settings.state_kind` names: the SQLite file at STATE_PATH (default),
+    memory, or DynamoDB with STATE_TABLE. Does no I/O (see `open_state_store`)."""
+    if settings.state_kind == "memory":
         return MemoryStateStore()
+    if settings.state_kind == "sqlite":
+        from bot.state_sqlite import SqliteStateStore
+
+        return SqliteStateStore(path=settings.state_path)
+    assert settings.state_table is not None  # validated in bot.config
     config = Config(
         # total_max_attempts counts the first try; dedupe must decide within Slack's patience.
         retries={"mode": "standard", "total_max_attempts": 3},
@@ -502,3 +629,13 @@ def build_state_store(settings: Settings) -> StateStore:
         config=config,
     )
     return DynamoStateStore(table_name=settings.state_table, client=client)
+
+
+def open_state_store(settings: Settings) -> StateStore:
+    """`build_state_store`, then open a SQLite file: an unwritable path or a damaged file
+    raises StateError here, at start-up, with one line naming the file and the fix."""
+    store = build_state_store(settings)
+    opener = getattr(store, "open", None)
+    if callable(opener):
+        opener()
+    return store

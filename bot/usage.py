@@ -284,6 +284,11 @@ def log_usage(usage: QuestionUsage) -> None:
 # --- aggregates in the state store -----------------------------------------------------------
 
 USAGE_KIND = "usage_day"
+#: Per-channel counters of a day: one item per channel (a member of the day's group), so the
+#: day item stays small however many channels ask (DynamoDB bills a write on the whole item
+#: and caps it at 400 KB).
+USAGE_CHANNEL_KIND = "usage_channel_day"
+_CHANNEL = "channel"
 USAGE_TTL_S = 400 * 24 * 3600  # a year of months to compare, then DynamoDB TTL sweeps them
 _SEP = "|"
 
@@ -386,17 +391,41 @@ class UsageLedger:
         self._clock = clock
 
     async def record(self, usage: QuestionUsage) -> None:
+        """Two writes at most: the day's counters, and the asker's channel's."""
         day = utc_day(self._clock())
-        await asyncio.gather(
-            *(
-                self._state.incr(USAGE_KIND, day, name, amount, ttl_s=USAGE_TTL_S)
-                for name, amount in usage_increments(usage).items()
+        totals: dict[str, float] = {}
+        channel: dict[str, float] = {}
+        for name, amount in usage_increments(usage).items():
+            dimension, _, rest = name.partition(_SEP)
+            if dimension == _CHANNEL:
+                channel[rest.rpartition(_SEP)[2]] = amount
+            else:
+                totals[name] = amount
+        writes = [self._state.incr_many(USAGE_KIND, day, totals, ttl_s=USAGE_TTL_S)]
+        if usage.channel_id and channel:
+            writes.append(
+                self._state.incr_many(
+                    USAGE_CHANNEL_KIND,
+                    day,
+                    channel,
+                    member=usage.channel_id.replace(_SEP, "/"),
+                    ttl_s=USAGE_TTL_S,
+                )
             )
-        )
+        await asyncio.gather(*writes)
 
     async def day(self, day: str | None = None) -> UsageSummary:
-        counters = await self._state.get(USAGE_KIND, day or utc_day(self._clock()))
-        return UsageSummary.from_counters(counters or {})
+        day = day or utc_day(self._clock())
+        counters, channels = await asyncio.gather(
+            self._state.get(USAGE_KIND, day), self._state.members(USAGE_CHANNEL_KIND, day)
+        )
+        summary = UsageSummary.from_counters(counters or {})
+        # Days recorded before the split keep their channel counters in the day item.
+        for channel, metrics in channels.items():
+            bucket = summary.groups.setdefault(_CHANNEL, {}).setdefault(channel, {})
+            for metric, value in metrics.items():
+                bucket[metric] = bucket.get(metric, 0.0) + value
+        return summary
 
     async def month(self, now: float | None = None) -> UsageSummary:
         """The calendar month (UTC) up to and including today."""

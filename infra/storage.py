@@ -90,7 +90,9 @@ class DocumentStore(Construct):
 
 
 class StateTable(Construct):
-    """DynamoDB single table for dedupe, feedback and settings (pk/sk, TTL `expires_at`)."""
+    """DynamoDB single table for dedupe, feedback and settings (pk/sk, TTL `expires_at`).
+    Not the app's SQLite default: Fargate tasks share no disk, and every task must see the
+    same dedupe claims, settings and counters."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)

@@ -10,6 +10,7 @@ import pytest
 from bot.cli import main
 from bot.messages import message
 from tests.conftest import DOCS, REPO
+from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.harness import bot_command, clean_environ
 
@@ -177,7 +178,8 @@ def test_doctor_passes_against_reachable_models(
 ) -> None:
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "all 6 checks ok" in out
+    assert "FAIL" not in out and out.rstrip().endswith("checks ok")
+    assert "ok   state store: SQLite file .dualnova/state.db: write, read and delete ok" in out
     assert {c.model_id for c in bedrock.calls("Converse")} == {
         "us.amazon.nova-micro-v1:0",
         "us.amazon.nova-pro-v1:0",
@@ -195,6 +197,39 @@ def test_doctor_prints_the_fix_for_a_denied_model(
     assert "FAIL model us.amazon.nova-pro-v1:0: AccessDeniedException" in out
     assert "fix: enable us.amazon.nova-pro-v1:0 under Bedrock > Model access" in out
     assert "arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0" in out
+
+
+def test_doctor_names_a_damaged_state_file_and_how_to_fix_it(
+    settings: object, bedrock: FakeBedrock, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / ".dualnova").mkdir(exist_ok=True)
+    (tmp_path / ".dualnova" / "state.db").write_bytes(b"not sqlite" * 500)
+
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL state store: STATE_PATH .dualnova/state.db is not a usable SQLite database" in out
+    assert "fix: make STATE_PATH a writable file on a volume" in out
+
+
+def test_doctor_checks_the_dynamodb_state_table_and_names_a_missing_one(
+    settings: object,
+    bedrock: FakeBedrock,
+    moto_server: MotoServer,
+    state_table: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", moto_server.url)
+    monkeypatch.setenv("STATE_TABLE", state_table)
+    assert main(["doctor"]) == 0
+    assert f"ok   state store: DynamoDB table {state_table}: write, read and delete ok" in (
+        capsys.readouterr().out
+    )
+    monkeypatch.setenv("STATE_TABLE", "dualnova-nowhere")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL state store: STATE_TABLE dualnova-nowhere does not exist in us-east-1" in out
+    assert "fix: deploy the stack's table or fix STATE_TABLE / AWS_REGION" in out
 
 
 def test_python_dash_m_bot_is_the_same_cli() -> None:

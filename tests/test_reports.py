@@ -16,6 +16,7 @@ from bot.models import Question
 from bot.observer import build_observer
 from bot.reports import group_gaps, parse_since
 from bot.state import DynamoStateStore, MemoryStateStore
+from bot.state_sqlite import SqliteStateStore
 from bot.wiring import build
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
@@ -162,12 +163,41 @@ async def test_feedback_export_is_csv_joined_with_the_rated_question(
     assert rows[1]["glossary_terms"] == "PTO VPN" and rows[1]["channel"] == "C1"
 
 
-def test_reports_without_a_state_table_say_the_memory_store_is_empty(
-    aws_env: Path, capsys: pytest.CaptureFixture[str]
+async def test_reports_read_the_local_sqlite_file_without_a_state_table(
+    settings: Settings,
+    bedrock: FakeBedrock,
+    aws_env: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    state = SqliteStateStore(path=settings.state_path).open()  # what `serve` opens by default
+    pipeline = build(settings).pipeline
+    pipeline.observer = build_observer(settings, state, write=lambda _: None)
+    bedrock.queue("nova-micro", translated(EUROPA_EN))
+    stream = await pipeline.answer(Question(text=EUROPA_KO, user_id="U1", channel_id="C0KOREA"))
+    async for _ in stream:
+        pass
+    await state.put("answer_record", "q1", {"question": LEAVE_EN, "answer_language": "en"})
+    await state.append("feedback", {"question_id": "q1", "vote": "down", "language": "en"})
+
+    assert await asyncio.to_thread(main, ["gaps"]) == 0
+    printed = capsys.readouterr()
+    assert "in-memory store" not in printed.err
+    (gap,) = list(csv.DictReader(io.StringIO(printed.out)))
+    assert (gap["language"], gap["question"], gap["channels"]) == ("ko", EUROPA_KO, "C0KOREA")
+    assert await asyncio.to_thread(main, ["feedback", "export"]) == 0
+    (vote,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert (vote["vote"], vote["question"]) == ("down", LEAVE_EN)
+    assert (aws_env / ".dualnova" / "state.db").is_file()
+    state.close()
+
+
+def test_reports_with_the_memory_backend_say_the_memory_store_is_empty(
+    aws_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATE_BACKEND", "memory")
     assert main(["feedback", "export", "--since", "7d"]) == 0
     printed = capsys.readouterr()
-    assert "STATE_TABLE is not set" in printed.err
+    assert "STATE_BACKEND=memory" in printed.err
     assert printed.out.startswith("at,question_id,vote,")
     assert main(["gaps", "--since", "yesterday"]) == 2
     assert "expected 7d" in capsys.readouterr().err

@@ -1,9 +1,12 @@
-"""The state store contract, pinned on both implementations.
+"""The state store contract, pinned on all three implementations.
 
-Every behavioural test runs twice: on `MemoryStateStore`, and on `DynamoStateStore` talking
-HTTP to moto in server mode (real boto3 serialisation, conditional writes and error parsing).
-Time is a fake clock, so TTLs are tested by stepping it, never by sleeping. Needs the
-`moto_server` and `state_table` fixtures from tests/conftest.py.
+Every behavioural test runs three times: on `MemoryStateStore`, on `SqliteStateStore` (a
+file in the test's tmp_path; another handle is another connection, as another process
+would have), and on `DynamoStateStore` talking HTTP to moto in server mode (real boto3
+serialisation, conditional writes and error parsing). Time is a fake clock, so TTLs are
+tested by stepping it, never by sleeping. Two real processes racing for one claim are in
+tests/test_state_processes.py. Needs the `moto_server` and `state_table` fixtures from
+tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from bot.state import (
     StateError,
     StateStore,
     build_state_store,
+    open_state_store,
 )
+from bot.state_sqlite import SqliteStateStore
 from tests.fakes.aws import MotoServer
 
 T0 = 1_700_000_000.0
@@ -64,12 +69,23 @@ def _record_urls(urls: list[str]) -> Callable[..., None]:
     return record
 
 
-@pytest.fixture(params=["memory", "dynamo"])
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+@pytest.fixture(params=["memory", "sqlite", "dynamo"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     clock = FakeClock()
     if request.param == "memory":
         shared = MemoryStateStore(clock)
         yield Backend("memory", clock, lambda: shared)
+        return
+    if request.param == "sqlite":
+        opened: list[SqliteStateStore] = []
+
+        def connect() -> SqliteStateStore:
+            opened.append(SqliteStateStore(path=tmp_path / "state.db", clock=clock).open())
+            return opened[-1]
+
+        yield Backend("sqlite", clock, connect)
+        for handle in opened:
+            handle.close()
         return
     moto: MotoServer = request.getfixturevalue("moto_server")
     table: str = request.getfixturevalue("state_table")
@@ -256,6 +272,49 @@ async def test_incr_restarts_from_zero_after_its_ttl(store: StateStore, backend:
     assert await store.get("budget", "day") == {"tokens": 7.0}
 
 
+async def test_incr_many_adds_several_counters_in_one_atomic_step(backend: Backend) -> None:
+    a, b = backend.open(), backend.open()
+    assert await a.incr_many("usage_day", "2026-12-01", {"questions": 1, "cost": 0.25}) == {
+        "questions": 1.0,
+        "cost": 0.25,
+    }
+    results = await asyncio.gather(
+        *(
+            (a if i % 2 else b).incr_many("usage_day", "2026-12-01", {"questions": 1, "cost": 0.5})
+            for i in range(20)
+        )
+    )
+    assert sorted(r["questions"] for r in results) == [float(n) for n in range(2, 22)]
+    assert all(r["cost"] == 0.25 + 0.5 * (r["questions"] - 1) for r in results)
+    assert await a.get("usage_day", "2026-12-01") == {"questions": 21.0, "cost": 10.25}
+    assert await a.incr_many("usage_day", "2026-12-01", {}) == {}
+
+
+async def test_counter_members_are_items_of_their_own_listed_by_group(
+    store: StateStore, backend: Backend
+) -> None:
+    await store.incr_many("usage_channel_day", "2026-12-01", {"questions": 1}, member="C2")
+    await store.incr_many(
+        "usage_channel_day", "2026-12-01", {"questions": 1, "cost": 0.5}, member="C1", ttl_s=60
+    )
+    assert await store.incr_many(
+        "usage_channel_day", "2026-12-01", {"questions": 2}, member="C1"
+    ) == {"questions": 3.0}
+    await store.incr_many("usage_channel_day", "2026-12-02", {"questions": 9}, member="C1")
+
+    assert await store.members("usage_channel_day", "2026-12-01") == {
+        "C1": {"questions": 3.0, "cost": 0.5},
+        "C2": {"questions": 1.0},
+    }
+    assert await store.get("usage_channel_day", "2026-12-01") is None  # no point item
+    assert await store.members("usage_channel_day", "2026-11-30") == {}
+    backend.clock.advance(61)
+    assert await store.members("usage_channel_day", "2026-12-01") == {"C2": {"questions": 1.0}}
+    assert await store.incr_many(
+        "usage_channel_day", "2026-12-01", {"questions": 1}, member="C1"
+    ) == {"questions": 1.0}  # restarted from zero after its ttl
+
+
 # --- memory only ---------------------------------------------------------------------------
 
 
@@ -353,9 +412,19 @@ async def test_unreachable_endpoint_is_a_state_error() -> None:
         await store.get("prefs", "U1")
 
 
-def test_build_state_store_is_memory_without_a_table() -> None:
+def test_build_state_store_is_a_sqlite_file_without_a_table_and_memory_on_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     settings = Settings(_env_file=None, state_table=None)  # type: ignore[call-arg]
-    assert isinstance(build_state_store(settings), MemoryStateStore)
+    store = build_state_store(settings)
+    assert isinstance(store, SqliteStateStore)
+    assert store.path == Path(".dualnova/state.db")
+    assert not (tmp_path / ".dualnova").exists()  # built, not opened: no I/O yet
+    assert open_state_store(settings) is not None
+    assert (tmp_path / ".dualnova" / "state.db").is_file()
+    memory = Settings(_env_file=None, state_backend="memory")  # type: ignore[call-arg]
+    assert isinstance(build_state_store(memory), MemoryStateStore)
 
 
 async def test_build_state_store_uses_the_configured_table_and_endpoint(

@@ -14,7 +14,7 @@ from bot.errors import ConfigError
 from bot.metrics import EmfMetrics, stdout_writer
 from bot.models import Answer, ModelCall, Question, Route
 from bot.observer import build_observer
-from bot.state import MemoryStateStore
+from bot.state import DynamoStateStore, MemoryStateStore
 from bot.usage import (
     PriceTable,
     UsageLedger,
@@ -23,6 +23,7 @@ from bot.usage import (
     usage_of,
 )
 from bot.wiring import build
+from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 
 LEAVE_KO = "직원은 유급 연차를 며칠 받나요?"
@@ -292,3 +293,52 @@ async def test_day_counters_add_up_by_channel_model_route_and_language() -> None
     assert month.group("route")["translate+answer"]["questions"] == 1
     assert month.group("route")["none"]["questions"] == 1
     assert [lang for lang, _ in month.top("language", "questions", 5)] == ["en", "ko"]
+
+
+# --- usage counters on DynamoDB --------------------------------------------------------------
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
+async def test_a_question_costs_at_most_three_dynamodb_writes_and_no_hot_channel_item(
+    settings: Settings, bedrock: FakeBedrock, moto_server: MotoServer, state_table: str
+) -> None:
+    client = moto_server.client("dynamodb")
+    writes: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in WRITES:
+            writes.append((model.name, params))
+
+    client.meta.events.register("before-parameter-build.dynamodb", record)
+    state = DynamoStateStore(table_name=state_table, client=client)
+    pipeline = build(settings).pipeline
+    pipeline.observer = build_observer(settings, state, write=lambda _: None)
+
+    async def ask(text: str, channel: str) -> list[tuple[str, dict[str, Any]]]:
+        before = len(writes)
+        stream = await pipeline.answer(Question(text=text, user_id="U1", channel_id=channel))
+        async for _ in stream:
+            pass
+        return writes[before:]
+
+    answered = await ask(LEAVE_EN, "C0SUPPORT")
+    not_found = await ask("What is the population of Jupiter's moon Europa?", "C0OTHER")
+
+    assert [name for name, _ in answered] == ["UpdateItem", "UpdateItem"]  # day + channel
+    assert sorted(name for name, _ in not_found) == ["PutItem", "UpdateItem", "UpdateItem"]
+    day_update = answered[0][1]
+    assert day_update["UpdateExpression"].startswith("ADD ")
+    assert day_update["UpdateExpression"].count(":a") >= 10  # every counter in one request
+    raw = moto_server.client("dynamodb")
+    items = raw.scan(TableName=state_table)["Items"]
+    (day_item,) = [i for i in items if i["pk"]["S"].startswith("usage_day#")]
+    assert not [name for name in day_item if "channel" in name]  # no per-channel growth here
+    channels = {i["sk"]["S"]: i for i in items if i["pk"]["S"].startswith("usage_channel_day#")}
+    assert set(channels) == {"m#C0SUPPORT", "m#C0OTHER"}
+    assert channels["m#C0SUPPORT"]["c:questions"] == {"N": "1"}
+
+    summary = await UsageLedger(state=state).day()
+    assert summary.questions == 2
+    assert summary.group("channel")["C0OTHER"]["questions"] == 1
+    assert summary.status("not_found") == 1

@@ -37,7 +37,7 @@ from bot.slack.render import (
     translation_block,
 )
 from bot.slack.settings_store import SettingsStore
-from bot.state import StateStore
+from bot.state import MemoryStateStore, StateError, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ class Conversation:
         self._access = access
         self._inflight = inflight
         self._locales: dict[str, tuple[float, str | None]] = {}
+        self._local_claims = MemoryStateStore()  # dedupe while the state store fails
 
     async def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         return await self._state.get("thread", f"{channel}:{thread_ts}") is not None
@@ -173,15 +174,27 @@ class Conversation:
         async with self._inflight.track():
             # Redeliveries carry the same event_id; a mention also arrives as a `message`
             # event with another id but the same (channel, ts). Either key seen -> handled.
-            if asked.event_id and not await self._state.claim(
-                f"event:{asked.event_id}", ttl_s=DEDUPE_TTL_S
-            ):
-                return
-            if not await self._state.claim(f"msg:{asked.channel}:{asked.ts}", ttl_s=DEDUPE_TTL_S):
+            if not await self._first_delivery(asked):
                 return
             await self._answer(
                 client=client, asked=asked, bot_user_id=bot_user_id, set_status=set_status
             )
+
+    async def _first_delivery(self, asked: Asked) -> bool:
+        """True for the first delivery of this message (both of its keys claimed here)."""
+        keys = [f"event:{asked.event_id}"] if asked.event_id else []
+        keys.append(f"msg:{asked.channel}:{asked.ts}")
+        for key in keys:
+            try:
+                first = await self._state.claim(key, ttl_s=DEDUPE_TTL_S)
+            except StateError as exc:
+                # The store cannot record it (a full disk, DynamoDB unreachable): dedupe in
+                # this process's memory rather than answer twice, or not at all.
+                log.error("dedupe kept in memory: state store failed", extra={"reason": str(exc)})
+                first = await self._local_claims.claim(key, ttl_s=DEDUPE_TTL_S)
+            if not first:
+                return False
+        return True
 
     async def _answer(
         self,
@@ -243,7 +256,10 @@ class Conversation:
                 chunks=aiter(stream),
                 footer=partial(answer_footer, stream),
             )
-            await self._remember(asked, thread_ts, stream)
+            try:
+                await self._remember(asked, thread_ts, stream)
+            except StateError as exc:  # the answer is out; only follow-up memory is lost
+                log.error("answer not remembered: state store failed", extra={"reason": str(exc)})
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
             await self._say_failure(

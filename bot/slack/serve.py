@@ -44,7 +44,7 @@ from bot.observer import build_observer
 from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
 from bot.slack.inflight import InFlight
-from bot.state import StateStore, build_state_store
+from bot.state import StateStore, open_state_store
 from bot.wiring import Components, build
 
 log = logging.getLogger(__name__)
@@ -261,6 +261,8 @@ async def start(
     connecting, as `serve` does; off by default since it is process-wide.
     """
     bot_token, app_token = settings.require_slack()
+    # First: an unwritable or damaged state file stops start-up before anything connects.
+    state = state or open_state_store(settings)
     components = components or build(settings)
     await asyncio.to_thread(components.detector.preload)
     try:
@@ -270,7 +272,6 @@ async def start(
     session = http_session()
     client = web_client(settings, bot_token, session=session)
     inflight = InFlight()
-    state = state or build_state_store(settings)
     components.pipeline.observer = build_observer(settings, state)
     app = build_app(
         components=components,

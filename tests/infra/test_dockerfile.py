@@ -86,6 +86,12 @@ def test_runtime_stage_runs_as_a_non_root_user_with_health_check_and_serve() -> 
     assert json.loads(cmd) == ["dualnova", "serve"]
 
 
+def test_the_state_folder_exists_owned_by_the_app_user_for_a_volume() -> None:
+    runtime = " ".join(rest for _, rest in stages()[-1])
+    assert "install -d -o dualnova -g dualnova /home/dualnova/.dualnova" in runtime
+    assert ("WORKDIR", "/home/dualnova") in stages()[-1]  # STATE_PATH .dualnova/state.db is here
+
+
 def test_runtime_stage_installs_nothing_and_carries_no_compiler_or_dev_tooling() -> None:
     runtime = stages()[-1]
     runtime_text = " ".join(rest for _, rest in runtime)

@@ -16,7 +16,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
 from bot.slack.inflight import InFlight
 from bot.slack.serve import web_client
-from bot.state import MemoryStateStore, StateStore
+from bot.state import StateStore, open_state_store
 from bot.wiring import Components, build
 from tests.fakes.slack import FakeSlack
 from tests.harness import ADMIN, ALICE, BOB, slack_app_settings
@@ -77,7 +77,9 @@ async def start_bot(
     await asyncio.to_thread(components.detector.preload)  # as `serve` does before connecting
     client = web_client(settings, bot_token)
     inflight = InFlight()
-    store = state or MemoryStateStore()
+    # The product's default store, a SQLite file in the test's working directory (aws_env's
+    # tmp_path): the store every real deployment without STATE_TABLE runs is the one tested.
+    store = state or open_state_store(settings)
     app = build_app(
         components=components,
         client=client,
