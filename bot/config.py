@@ -3,6 +3,8 @@
 Every variable of DESIGN.md's configuration contract is declared here, with its default.
 `load_settings()` turns pydantic's validation errors into one `ConfigError` line that names
 the variable and what is expected, so a bad deploy fails at start with a readable reason.
+One exception: `bot.health` reads HEALTH_FILE itself, because the container health check
+must not import pydantic (tests/test_health.py keeps both readings equal).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.health import DEFAULT_HEALTH_FILE
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
     # Operation
     admin_user_ids: CommaList = Field(default_factory=list)
     access_config: str | None = None
-    health_file: Path = Path("/tmp/dualnova-health.json")  # noqa: S108 - per-container, not shared
+    health_file: Path = DEFAULT_HEALTH_FILE  # `dualnova health` reads it without Settings
     index_poll_seconds: float = Field(default=10.0, gt=0)
     socket_ping_seconds: float = Field(default=10.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
