@@ -37,6 +37,12 @@ FARGATE_SIZES: Mapping[int, tuple[int, ...]] = {
 # Slack lets one app hold at most 10 Socket Mode connections; each task holds one.
 MAX_TASKS = 10
 
+# Fargate sends SIGKILL `stopTimeout` seconds after SIGTERM, and allows at most 120 s.
+# The app drains answers for SHUTDOWN_GRACE_SECONDS, then still writes its last message
+# updates, the health file and log lines: the margin keeps SIGKILL off those.
+FARGATE_MAX_STOP_TIMEOUT_S = 120
+SHUTDOWN_MARGIN_S = 15
+
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9](:[a-z0-9]+)*$")
@@ -85,6 +91,8 @@ class EnvironmentConfig:
     cpu: int = 512
     memory_mib: int = 1024
     scale_out_cpu_percent: int = 60
+    # SHUTDOWN_GRACE_SECONDS: how long a stopping task lets answers in flight finish.
+    shutdown_grace_seconds: int = 30
     network_mode: NetworkMode = "public"
     nat_gateways: int = 1
     availability_zones: tuple[str, ...] = ()
@@ -109,6 +117,11 @@ class EnvironmentConfig:
     @property
     def stack_name(self) -> str:
         return f"Dualnova-{self.name}"
+
+    @property
+    def stop_timeout_seconds(self) -> int:
+        """The container's stopTimeout: the app's drain plus a margin for its last writes."""
+        return self.shutdown_grace_seconds + SHUTDOWN_MARGIN_S
 
     @property
     def uses_private_subnets(self) -> bool:
@@ -221,6 +234,7 @@ def _validate(config: EnvironmentConfig) -> None:
         "log_retention_days",
         "error_alarm_threshold",
         "scale_out_cpu_percent",
+        "shutdown_grace_seconds",
     ):
         value = getattr(config, key)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -234,6 +248,12 @@ def _validate(config: EnvironmentConfig) -> None:
         fail("memory_mib", f"a Fargate size ({sizes})")
     if not 10 <= config.scale_out_cpu_percent <= 90:
         fail("scale_out_cpu_percent", "10..90")
+    if not 0 <= config.shutdown_grace_seconds <= FARGATE_MAX_STOP_TIMEOUT_S - SHUTDOWN_MARGIN_S:
+        fail(
+            "shutdown_grace_seconds",
+            f"0..{FARGATE_MAX_STOP_TIMEOUT_S - SHUTDOWN_MARGIN_S} (Fargate's stopTimeout is at "
+            f"most {FARGATE_MAX_STOP_TIMEOUT_S} s, and {SHUTDOWN_MARGIN_S} s of it is the margin)",
+        )
     if config.network_mode not in NETWORK_MODES:
         fail("network_mode", " or ".join(NETWORK_MODES))
     if not 1 <= config.nat_gateways <= 2:

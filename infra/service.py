@@ -37,6 +37,7 @@ class BotServiceProps:
     desired_count: int
     max_count: int
     scale_out_cpu_percent: int
+    stop_timeout_seconds: int
 
 
 def _ecs_tasks_principal(stack: Stack) -> iam.ServicePrincipal:
@@ -135,7 +136,9 @@ class BotService(Construct):
                 retries=3,
                 start_period=Duration.seconds(90),
             ),
-            stop_timeout=Duration.seconds(30),
+            # SIGKILL comes this long after SIGTERM: the app's drain plus a margin
+            # (EnvironmentConfig.stop_timeout_seconds), so the last writes still land.
+            stop_timeout=Duration.seconds(props.stop_timeout_seconds),
         )
 
         self.service = ecs.FargateService(

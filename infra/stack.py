@@ -121,6 +121,7 @@ class DualnovaStack(Stack):
             "STATE_TABLE": self.state.table.table_name,
             "LOG_FORMAT": "json",
             "METRICS_NAMESPACE": metrics_namespace(config.name),
+            "SHUTDOWN_GRACE_SECONDS": str(config.shutdown_grace_seconds),
         }
         if config.knowledge_base_id:
             environment["RETRIEVER"] = "bedrock-kb"
@@ -158,6 +159,7 @@ class DualnovaStack(Stack):
                 desired_count=config.desired_count,
                 max_count=config.max_count,
                 scale_out_cpu_percent=config.scale_out_cpu_percent,
+                stop_timeout_seconds=config.stop_timeout_seconds,
             ),
         )
         self.alarms = Alarms(

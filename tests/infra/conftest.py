@@ -39,7 +39,8 @@ PUBLIC = EnvironmentConfig(
     alarm_email="ops@example.com",
 )
 # Concrete account/region, an existing bucket, private subnets + NAT + endpoints,
-# Bedrock in another region, a plain model id for Micro, secrets by ARN and name.
+# Bedrock in another region, a plain model id for Micro, secrets by ARN and name,
+# a longer shutdown drain.
 PRIVATE = EnvironmentConfig(
     name="t-private",
     account="123456789012",
@@ -62,6 +63,7 @@ PRIVATE = EnvironmentConfig(
     network_mode="private-endpoints",
     availability_zones=("ap-northeast-2a", "ap-northeast-2c"),
     log_retention_days=90,
+    shutdown_grace_seconds=60,
 )
 TEST_ENVIRONMENTS = {config.name: config for config in (PUBLIC, PRIVATE)}
 

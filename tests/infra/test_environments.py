@@ -71,6 +71,8 @@ def test_null_means_default(tmp_path: Path) -> None:
         ({"corpus_languages": ()}, "corpus_languages"),
         ({"desired_count": True}, "desired_count"),
         ({"availability_zones": ("us-east-1a",)}, "availability_zones"),
+        ({"shutdown_grace_seconds": 106}, "shutdown_grace_seconds"),
+        ({"shutdown_grace_seconds": -1}, "shutdown_grace_seconds"),
     ],
 )  # fmt: skip
 def test_invalid_settings_fail_with_the_key_named(overrides: dict[str, object], key: str) -> None:
