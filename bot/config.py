@@ -50,9 +50,10 @@ class Settings(BaseSettings):
     # AWS / Bedrock
     aws_region: str = "us-east-1"
     bedrock_region: str | None = None
-    micro_model_id: str = "us.amazon.nova-micro-v1:0"
-    pro_model_id: str = "us.amazon.nova-pro-v1:0"
-    embed_model_id: str = "amazon.titan-embed-text-v2:0"
+    # validate_default: the default us. profiles must also match AWS_REGION/BEDROCK_REGION.
+    micro_model_id: str = Field(default="us.amazon.nova-micro-v1:0", validate_default=True)
+    pro_model_id: str = Field(default="us.amazon.nova-pro-v1:0", validate_default=True)
+    embed_model_id: str = Field(default="amazon.titan-embed-text-v2:0", validate_default=True)
     embed_dimensions: Literal[256, 512, 1024] = 512
     answer_max_tokens: int = Field(default=1500, ge=64, le=10_000)
     bedrock_max_attempts: int = Field(default=3, ge=1, le=10)
@@ -148,6 +149,17 @@ class Settings(BaseSettings):
         if not codes:
             raise ValueError("expected at least one ISO 639-1 code, e.g. en")
         return codes
+
+    @field_validator("micro_model_id", "pro_model_id", "embed_model_id")
+    @classmethod
+    def _profile_matches_region(cls, value: str, info: ValidationInfo) -> str:
+        from bot.inference_profiles import profile_region_mismatch
+
+        region = info.data.get("bedrock_region") or info.data.get("aws_region")
+        problem = profile_region_mismatch(value, region) if region else None
+        if problem:
+            raise ValueError(f"{problem} (the region comes from BEDROCK_REGION, else AWS_REGION)")
+        return value
 
     @field_validator("index_uri", "docs_source")
     @classmethod

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from bot.inference_profiles import profile_region_mismatch
+
 NetworkMode = Literal["public", "private", "private-endpoints"]
 NETWORK_MODES: tuple[NetworkMode, ...] = ("public", "private", "private-endpoints")
 
@@ -199,6 +201,12 @@ def _validate(config: EnvironmentConfig) -> None:
                 "apac.amazon.nova-pro-v1:0 (ARNs are not accepted: the task role is "
                 "derived from the id)",
             )
+    bedrock_region = config.bedrock_region or config.region
+    if bedrock_region is not None:  # an environment-agnostic stack is checked at start-up
+        for key in ("micro_model_id", "pro_model_id", "embed_model_id"):
+            problem = profile_region_mismatch(getattr(config, key), bedrock_region)
+            if problem:
+                fail(key, f"an id callable from {bedrock_region}: {problem}")
     if config.existing_bucket_name is not None and not _BUCKET.match(
         str(config.existing_bucket_name)
     ):

@@ -21,8 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# Prefixes of Bedrock's system-defined (cross-region) inference profiles.
-GEO_PREFIXES = frozenset({"us", "us-gov", "eu", "apac", "jp", "au", "ca", "global"})
+# The prefixes of Bedrock's system-defined (cross-region) inference profiles, and which
+# regions may call them, are shared with the bot's start-up check.
+from bot.inference_profiles import GEO_PREFIXES, split_inference_profile
+
+__all__ = ["GEO_PREFIXES", "StatementSpec", "model_resource_arns", "split_inference_profile"]
 
 BEDROCK_INVOKE = "bedrock:InvokeModel"
 BEDROCK_STREAM = "bedrock:InvokeModelWithResponseStream"
@@ -43,14 +46,6 @@ class StatementSpec:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     conditions: Mapping[str, Mapping[str, Sequence[str]]] | None = None
-
-
-def split_inference_profile(model_id: str) -> tuple[str | None, str]:
-    """`apac.amazon.nova-pro-v1:0` -> (`apac`, `amazon.nova-pro-v1:0`); plain ids -> (None, id)."""
-    head, _, rest = model_id.partition(".")
-    if head in GEO_PREFIXES and "." in rest:
-        return head, rest
-    return None, model_id
 
 
 def model_resource_arns(
