@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     answer_max_tokens: int = Field(default=1500, ge=64, le=10_000)
     bedrock_max_attempts: int = Field(default=3, ge=1, le=10)
     bedrock_read_timeout: float = Field(default=30.0, gt=0)
+    # Connections each boto3 client may keep open; `serve` runs up to 256 blocking calls.
+    aws_max_pool_connections: int = Field(default=256, ge=1, le=1024)
     aws_endpoint_url_s3: str | None = None
     aws_endpoint_url_bedrock_runtime: str | None = None
     aws_endpoint_url_dynamodb: str | None = None

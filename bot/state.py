@@ -30,9 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-import boto3
 from botocore import xform_name
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.config import Settings
@@ -488,17 +486,8 @@ def build_state_store(settings: Settings) -> StateStore:
     """Memory when STATE_TABLE is unset (one process), else DynamoDB. Does no I/O."""
     if settings.state_table is None:
         return MemoryStateStore()
-    config = Config(
-        # total_max_attempts counts the first try; dedupe must decide within Slack's patience.
-        retries={"mode": "standard", "total_max_attempts": 3},
-        connect_timeout=3,
-        read_timeout=5,
-        user_agent_extra="dualnova",
-    )
-    client = boto3.client(
-        "dynamodb",
-        region_name=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url_dynamodb,
-        config=config,
-    )
+    from bot.aws import settings_client
+
+    # Retries and timeouts: retrieval.aws_clients (dedupe must decide within Slack's patience).
+    client = settings_client(settings, "dynamodb")
     return DynamoStateStore(table_name=settings.state_table, client=client)

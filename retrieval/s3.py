@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 import boto3
 import botocore.session
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from bot.errors import AccessDenied, DualnovaError, IngestError
+from retrieval.aws_clients import aws_client
 
 Action = Literal["list", "read", "write", "delete"]
 
@@ -130,16 +130,8 @@ def _session() -> botocore.session.Session:
 
 def s3_client(*, region: str | None, endpoint_url: str | None, pool: int = 32) -> Any:
     """The S3 client ingest and the index store share (thread safe). Does no I/O."""
-    config = Config(
-        region_name=region,
-        retries={"mode": "standard", "total_max_attempts": 5},
-        connect_timeout=5,
-        read_timeout=60,
-        max_pool_connections=pool,
-        user_agent_extra="dualnova",
-    )
     session = boto3.Session(botocore_session=_session(), region_name=region)
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    return aws_client("s3", region=region, endpoint_url=endpoint_url, pool=pool, session=session)
 
 
 def error_code(exc: BaseException) -> str:
