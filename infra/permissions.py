@@ -131,10 +131,11 @@ def task_role_statements(
             resources=(f"{bucket_arn}/{docs_prefix}*",),
         ),
         # The index is written by ingest and read by every task; publishing a new
-        # version replaces a pointer object and prunes old versions.
+        # version replaces a pointer object and prunes old versions. Files above 8 MB
+        # go up in parts (s3:PutObject); a failed one is aborted, or its parts stay billed.
         StatementSpec(
             sid="ReadWriteIndex",
-            actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+            actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
             resources=(f"{bucket_arn}/{index_prefix}*",),
         ),
         StatementSpec(

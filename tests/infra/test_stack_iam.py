@@ -25,6 +25,8 @@ from tests.infra.conftest import Synthesis, require_toolchain
 
 Request = tuple[str, str] | tuple[str, str, dict[str, str]]
 BEDROCK_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+# Index files above 8 MB are multipart uploads: a failed one must be abortable.
+INDEX_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 TABLE_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -93,7 +95,7 @@ def test_task_role_grants_exactly_the_configured_models_prefixes_and_table(
         ),
         allow(["s3:GetObject"], ["arn:aws:s3:::kb-docs-example/kb/docs/*"]),
         allow(
-            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            INDEX_ACTIONS,
             ["arn:aws:s3:::kb-docs-example/kb/index/*"],
         ),
         allow(TABLE_ACTIONS, [table_arn(synthesis, "t-private")]),
@@ -129,7 +131,7 @@ def test_task_role_on_a_created_bucket_and_env_agnostic_stack(synthesis: Synthes
             Condition={"StringLike": {"s3:prefix": ["docs/*", "index/*"]}},
         ),
         allow(["s3:GetObject"], [f"{bucket}/docs/*"]),
-        allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{bucket}/index/*"]),
+        allow(INDEX_ACTIONS, [f"{bucket}/index/*"]),
         allow(TABLE_ACTIONS, [table_arn(synthesis, "t-public")]),
     ]
 
@@ -225,10 +227,12 @@ def test_the_deployed_task_role_can_do_what_the_bot_does(synthesis: Synthesis) -
         ("s3:PutObject", f"{bucket}/kb/index/v0001/manifest.json"),
         ("s3:GetObject", f"{bucket}/kb/index/LATEST"),
         ("s3:DeleteObject", f"{bucket}/kb/index/v0000/vectors.npy"),
+        ("s3:AbortMultipartUpload", f"{bucket}/kb/index/v0001/vectors.npy"),
         ("dynamodb:PutItem", table_arn(synthesis, "t-private")),
     ]  # fmt: skip
     refused: list[Request] = [
         ("s3:PutObject", f"{bucket}/kb/docs/handbook/leave.md"),  # documents are read-only
+        ("s3:AbortMultipartUpload", f"{bucket}/kb/docs/handbook/leave.md"),
         ("s3:GetObject", f"{bucket}/payroll/2026.csv"),
         ("s3:ListBucket", bucket, {"s3:prefix": ""}),
         ("bedrock:InvokeModel", "arn:aws:bedrock:ap-northeast-1::foundation-model/amazon.nova-premier-v1:0"),
