@@ -54,6 +54,7 @@ _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _SECRET_ARN = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
 )
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -80,6 +81,8 @@ class EnvironmentConfig:
     pro_model_id: str = "us.amazon.nova-pro-v1:0"
     embed_model_id: str = "amazon.titan-embed-text-v2:0"
     existing_bucket_name: str | None = None  # None: the stack creates the bucket
+    # The existing bucket's customer-managed KMS key (SSE-KMS): the task role may use it via S3.
+    bucket_kms_key_arn: str | None = None
     knowledge_base_id: str | None = None  # set: RETRIEVER=bedrock-kb against this knowledge base
     docs_prefix: str = "docs/"
     index_prefix: str = "index/"
@@ -88,6 +91,8 @@ class EnvironmentConfig:
     # Secrets Manager names (or full ARNs) of secrets created before the first deploy.
     slack_bot_token_secret: str = ""
     slack_app_token_secret: str = ""
+    # The customer-managed KMS key of those secrets, if any: ECS may use it to read them.
+    secrets_kms_key_arn: str | None = None
     desired_count: int = 1
     max_count: int = 2
     cpu: int = 512
@@ -211,6 +216,15 @@ def _validate(config: EnvironmentConfig) -> None:
         str(config.existing_bucket_name)
     ):
         fail("existing_bucket_name", "an S3 bucket name, or null to create one")
+    for key in ("bucket_kms_key_arn", "secrets_kms_key_arn"):
+        value = getattr(config, key)
+        if value is not None and not _KMS_KEY_ARN.match(str(value)):
+            fail(key, "a KMS key ARN such as arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (not an alias)")
+    if config.bucket_kms_key_arn is not None and config.existing_bucket_name is None:
+        fail(
+            "bucket_kms_key_arn",
+            "null unless existing_bucket_name is set (the stack's bucket is SSE-S3)",
+        )
     for key in ("docs_prefix", "index_prefix"):
         value = getattr(config, key)
         if not isinstance(value, str) or not _PREFIX.match(value) or "//" in value:

@@ -73,6 +73,8 @@ def task_role_statements(
     table_arn: str,
     partition: str = "aws",
     knowledge_base_id: str | None = None,
+    bucket_kms_key_arn: str | None = None,
+    bucket_region: str = "",
 ) -> list[StatementSpec]:
     """Everything the bot's process may do, and nothing else.
 
@@ -104,8 +106,25 @@ def task_role_statements(
         if knowledge_base_id
         else []
     )
+    bucket_key = (
+        [
+            # An SSE-KMS bucket: reading decrypts each object's data key, writing the index
+            # makes one (multipart uploads decrypt it too). Only when S3 asks, for this key.
+            StatementSpec(
+                sid="UseBucketKmsKey",
+                actions=("kms:Decrypt", "kms:GenerateDataKey"),
+                resources=(bucket_kms_key_arn,),
+                conditions={
+                    "StringEquals": {"kms:ViaService": [f"s3.{bucket_region}.amazonaws.com"]}
+                },
+            )
+        ]
+        if bucket_kms_key_arn
+        else []
+    )
     return [
         *knowledge_base,
+        *bucket_key,
         # Micro (routing/translation) and Pro (answers): Converse and ConverseStream
         # are authorised as InvokeModel and InvokeModelWithResponseStream.
         StatementSpec(

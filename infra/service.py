@@ -38,6 +38,7 @@ class BotServiceProps:
     max_count: int
     scale_out_cpu_percent: int
     stop_timeout_seconds: int
+    secrets_kms_key_arn: str | None = None
 
 
 def _ecs_tasks_principal(stack: Stack) -> iam.ServicePrincipal:
@@ -87,6 +88,22 @@ class BotService(Construct):
             assumed_by=_ecs_tasks_principal(stack),
             description=f"dualnova {props.env_name}: what ECS may do to start the bot",
         )
+
+        if props.secrets_kms_key_arn:
+            # Secrets under a customer-managed key: ECS decrypts them with this role at task
+            # start, through Secrets Manager only ("AccessDeniedException ... kms:Decrypt").
+            self.execution_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DecryptSlackSecrets",
+                    actions=["kms:Decrypt"],
+                    resources=[props.secrets_kms_key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"
+                        }
+                    },
+                )
+            )
 
         self.cluster = ecs.Cluster(
             self,

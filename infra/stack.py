@@ -87,6 +87,7 @@ class DualnovaStack(Stack):
                 nat_gateways=config.nat_gateways,
                 availability_zones=config.availability_zones,
                 flow_log_retention=retention,
+                knowledge_base=config.knowledge_base_id is not None,
             ),
         )
         self.documents = DocumentStore(
@@ -153,7 +154,10 @@ class DualnovaStack(Stack):
                     index_prefix=config.index_prefix,
                     table_arn=self.state.table.table_arn,
                     knowledge_base_id=config.knowledge_base_id,
+                    bucket_kms_key_arn=config.bucket_kms_key_arn,
+                    bucket_region=self.region,
                 ),
+                secrets_kms_key_arn=config.secrets_kms_key_arn,
                 cpu=config.cpu,
                 memory_mib=config.memory_mib,
                 desired_count=config.desired_count,

@@ -73,6 +73,11 @@ def test_null_means_default(tmp_path: Path) -> None:
         ({"availability_zones": ("us-east-1a",)}, "availability_zones"),
         ({"shutdown_grace_seconds": 106}, "shutdown_grace_seconds"),
         ({"shutdown_grace_seconds": -1}, "shutdown_grace_seconds"),
+        ({"existing_bucket_name": "kb-docs", "bucket_kms_key_arn": "alias/docs"}, "bucket_kms_key_arn"),
+        ({"bucket_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/abc"},
+         "bucket_kms_key_arn"),  # the stack's own bucket is SSE-S3
+        ({"secrets_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:alias/slack"},
+         "secrets_kms_key_arn"),
         ({"region": "eu-west-1"}, "micro_model_id"),
         ({"region": "us-east-1", "bedrock_region": "ap-northeast-2"}, "micro_model_id"),
         ({"region": "ap-northeast-1", "micro_model_id": "jp.amazon.nova-micro-v1:0"},

@@ -97,6 +97,7 @@ def test_private_endpoints_mode_uses_nat_and_keeps_aws_traffic_on_endpoints(
     assert len(synthesis.resources("t-private", "AWS::EC2::NatGateway")) == 1
     for name in (
         "bedrock-runtime",
+        "bedrock-agent-runtime",  # the environment retrieves from a Knowledge Base
         "secretsmanager",
         "logs",
         "ecr.api",
@@ -105,7 +106,7 @@ def test_private_endpoints_mode_uses_nat_and_keeps_aws_traffic_on_endpoints(
         "dynamodb",
     ):
         assert any(f".{name}" in s for s in services), name
-    assertions("t-private").resource_count_is("AWS::EC2::VPCEndpoint", 7)
+    assertions("t-private").resource_count_is("AWS::EC2::VPCEndpoint", 8)
 
 
 def test_gateway_endpoints_for_s3_and_dynamodb_exist_in_every_mode(synthesis: Synthesis) -> None:
@@ -170,6 +171,8 @@ def test_container_environment_follows_the_configuration_contract(synthesis: Syn
         "LOG_FORMAT": "json",
         "METRICS_NAMESPACE": "Dualnova/t-private",
         "SHUTDOWN_GRACE_SECONDS": "60",
+        "RETRIEVER": "bedrock-kb",
+        "KNOWLEDGE_BASE_ID": "KB12345678",
     }
 
 
