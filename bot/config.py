@@ -73,6 +73,10 @@ class Settings(BaseSettings):
         default_factory=lambda: _split_commas(DEFAULT_DETECT_LANGUAGES)  # type: ignore[arg-type,return-value]
     )
     default_language: str = "en"
+    # Step 2 of language detection; validate_default: py3langid lacks a few lingua languages.
+    language_model: Literal["py3langid", "lingua"] = Field(
+        default="py3langid", validate_default=True
+    )
     retrieval_top_k: int = Field(default=5, ge=1, le=20)
     min_vector_score: float = Field(default=0.35, ge=-1, le=1)
     min_bm25_score: float = Field(default=0.5, ge=0)
@@ -161,6 +165,23 @@ class Settings(BaseSettings):
         problem = profile_region_mismatch(value, region) if region else None
         if problem:
             raise ValueError(f"{problem} (the region comes from BEDROCK_REGION, else AWS_REGION)")
+        return value
+
+    @field_validator("language_model")
+    @classmethod
+    def _model_knows_the_languages(cls, value: str, info: ValidationInfo) -> str:
+        from bot.language import PY3LANGID_MISSING
+
+        configured = {
+            *info.data.get("detect_languages", []),
+            *info.data.get("corpus_languages", []),
+            info.data.get("default_language", "en"),
+        }
+        missing = sorted(configured & PY3LANGID_MISSING) if value == "py3langid" else []
+        if missing:
+            raise ValueError(
+                f"py3langid cannot detect {', '.join(missing)}; set LANGUAGE_MODEL=lingua"
+            )
         return value
 
     @field_validator("index_uri", "docs_source")

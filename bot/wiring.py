@@ -53,7 +53,9 @@ class Components:
 
 def build_detector(settings: Settings) -> LanguageDetector:
     return LanguageDetector(
-        languages=settings.all_detect_languages, default=settings.default_language
+        languages=settings.all_detect_languages,
+        default=settings.default_language,
+        model=settings.language_model,
     )
 
 
