@@ -49,7 +49,8 @@ USER 10001:10001
 WORKDIR /home/dualnova
 
 # Exits 0 only while the Socket Mode connection is up. ECS runs the same command
-# from the task definition; this one serves `docker run` and compose.
+# from the task definition; this one serves `docker run` and compose. It imports only
+# the standard library (bot/entry.py -> bot/health.py): ~20 ms of CPU, ~12 MB per run.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=90s --retries=3 \
     CMD ["dualnova", "health"]
 CMD ["dualnova", "serve"]

@@ -18,8 +18,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EventStreamError
 from botocore.response import StreamingBody
 from llama_index.core.base.llms.types import ChatMessage
@@ -46,23 +44,11 @@ _DENIED = {
 }
 
 
-def runtime_client(settings: Settings, *, pool: int = 64) -> Any:
+def runtime_client(settings: Settings) -> Any:
     """The bedrock-runtime client every model call shares (thread safe)."""
-    config = Config(
-        region_name=settings.bedrock_region_name,
-        # total_max_attempts counts the first try; the legacy "max_attempts" key counts retries only.
-        retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
-        connect_timeout=5,
-        read_timeout=settings.bedrock_read_timeout,
-        max_pool_connections=pool,
-        user_agent_extra="dualnova",
-    )
-    client = boto3.client(
-        "bedrock-runtime",
-        region_name=settings.bedrock_region_name,
-        endpoint_url=settings.aws_endpoint_url_bedrock_runtime,
-        config=config,
-    )
+    from bot.aws import settings_client
+
+    client = settings_client(settings, "bedrock-runtime")
     client.meta.events.register("after-call.bedrock-runtime.InvokeModel", _count_invoke_tokens)
     return client
 

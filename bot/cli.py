@@ -100,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(serve(settings))
         if args.command == "health":
-            from bot.slack.serve import check_health
+            # `dualnova health` itself goes through bot.entry, which skips this module.
+            from bot.health import check_health
 
             healthy, detail = check_health(settings.health_file)
             print(detail)

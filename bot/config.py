@@ -3,6 +3,8 @@
 Every variable of DESIGN.md's configuration contract is declared here, with its default.
 `load_settings()` turns pydantic's validation errors into one `ConfigError` line that names
 the variable and what is expected, so a bad deploy fails at start with a readable reason.
+One exception: `bot.health` reads HEALTH_FILE itself, because the container health check
+must not import pydantic (tests/test_health.py keeps both readings equal).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.health import DEFAULT_HEALTH_FILE
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -47,13 +50,16 @@ class Settings(BaseSettings):
     # AWS / Bedrock
     aws_region: str = "us-east-1"
     bedrock_region: str | None = None
-    micro_model_id: str = "us.amazon.nova-micro-v1:0"
-    pro_model_id: str = "us.amazon.nova-pro-v1:0"
-    embed_model_id: str = "amazon.titan-embed-text-v2:0"
+    # validate_default: the default us. profiles must also match AWS_REGION/BEDROCK_REGION.
+    micro_model_id: str = Field(default="us.amazon.nova-micro-v1:0", validate_default=True)
+    pro_model_id: str = Field(default="us.amazon.nova-pro-v1:0", validate_default=True)
+    embed_model_id: str = Field(default="amazon.titan-embed-text-v2:0", validate_default=True)
     embed_dimensions: Literal[256, 512, 1024] = 512
     answer_max_tokens: int = Field(default=1500, ge=64, le=10_000)
     bedrock_max_attempts: int = Field(default=3, ge=1, le=10)
     bedrock_read_timeout: float = Field(default=30.0, gt=0)
+    # Connections each boto3 client may keep open; `serve` runs up to 256 blocking calls.
+    aws_max_pool_connections: int = Field(default=256, ge=1, le=1024)
     aws_endpoint_url_s3: str | None = None
     aws_endpoint_url_bedrock_runtime: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
@@ -67,6 +73,10 @@ class Settings(BaseSettings):
         default_factory=lambda: _split_commas(DEFAULT_DETECT_LANGUAGES)  # type: ignore[arg-type,return-value]
     )
     default_language: str = "en"
+    # Step 2 of language detection; validate_default: py3langid lacks a few lingua languages.
+    language_model: Literal["py3langid", "lingua"] = Field(
+        default="py3langid", validate_default=True
+    )
     retrieval_top_k: int = Field(default=5, ge=1, le=20)
     min_vector_score: float = Field(default=0.35, ge=-1, le=1)
     min_bm25_score: float = Field(default=0.5, ge=0)
@@ -90,7 +100,7 @@ class Settings(BaseSettings):
     # Operation
     admin_user_ids: CommaList = Field(default_factory=list)
     access_config: str | None = None
-    health_file: Path = Path("/tmp/dualnova-health.json")  # noqa: S108 - per-container, not shared
+    health_file: Path = DEFAULT_HEALTH_FILE  # `dualnova health` reads it without Settings
     index_poll_seconds: float = Field(default=10.0, gt=0)
     socket_ping_seconds: float = Field(default=10.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
@@ -149,6 +159,34 @@ class Settings(BaseSettings):
         if not codes:
             raise ValueError("expected at least one ISO 639-1 code, e.g. en")
         return codes
+
+    @field_validator("micro_model_id", "pro_model_id", "embed_model_id")
+    @classmethod
+    def _profile_matches_region(cls, value: str, info: ValidationInfo) -> str:
+        from bot.inference_profiles import profile_region_mismatch
+
+        region = info.data.get("bedrock_region") or info.data.get("aws_region")
+        problem = profile_region_mismatch(value, region) if region else None
+        if problem:
+            raise ValueError(f"{problem} (the region comes from BEDROCK_REGION, else AWS_REGION)")
+        return value
+
+    @field_validator("language_model")
+    @classmethod
+    def _model_knows_the_languages(cls, value: str, info: ValidationInfo) -> str:
+        from bot.language import PY3LANGID_MISSING
+
+        configured = {
+            *info.data.get("detect_languages", []),
+            *info.data.get("corpus_languages", []),
+            info.data.get("default_language", "en"),
+        }
+        missing = sorted(configured & PY3LANGID_MISSING) if value == "py3langid" else []
+        if missing:
+            raise ValueError(
+                f"py3langid cannot detect {', '.join(missing)}; set LANGUAGE_MODEL=lingua"
+            )
+        return value
 
     @field_validator("index_uri", "docs_source")
     @classmethod

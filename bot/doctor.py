@@ -21,7 +21,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bot.bedrock import error_code, runtime_client
 from bot.config import Settings
 from bot.errors import ConfigError, DualnovaError
-from retrieval.s3 import Action, S3Location, fix_statement, is_denied, parse_s3_uri, s3_error
+from retrieval.s3 import (
+    Action,
+    S3Location,
+    fix_statement,
+    is_denied,
+    kms_denial,
+    kms_fix_statement,
+    parse_s3_uri,
+    s3_error,
+)
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,16 @@ def _s3_check(
         return Check(name, True, probe())
     except (ClientError, BotoCoreError) as exc:
         error = s3_error(exc, action=action, location=location, region=region)
+        key_arn = kms_denial(exc)
+        if key_arn is not None:
+            return Check(
+                name,
+                False,
+                f"access denied ({error_code(exc)}) by KMS key {key_arn or '(not named)'} "
+                f"on {location.uri}",
+                f"add to the task role's policy: "
+                f"{json.dumps(kms_fix_statement(action, key_arn, region))}",
+            )
         if is_denied(exc):
             code = error_code(exc)
             return Check(

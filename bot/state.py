@@ -33,9 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-import boto3
 from botocore import xform_name
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.config import Settings
@@ -615,19 +613,10 @@ def build_state_store(settings: Settings) -> StateStore:
 
         return SqliteStateStore(path=settings.state_path)
     assert settings.state_table is not None  # validated in bot.config
-    config = Config(
-        # total_max_attempts counts the first try; dedupe must decide within Slack's patience.
-        retries={"mode": "standard", "total_max_attempts": 3},
-        connect_timeout=3,
-        read_timeout=5,
-        user_agent_extra="dualnova",
-    )
-    client = boto3.client(
-        "dynamodb",
-        region_name=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url_dynamodb,
-        config=config,
-    )
+    from bot.aws import settings_client
+
+    # Retries and timeouts: retrieval.aws_clients (dedupe must decide within Slack's patience).
+    client = settings_client(settings, "dynamodb")
     return DynamoStateStore(table_name=settings.state_table, client=client)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from bot.answer import DRAFT_STYLE, ProAnswerer, Translator
+from bot.aws import settings_client
 from bot.bedrock import converse_llm, embedding_model, runtime_client
 from bot.condense import MicroRouter
 from bot.config import Settings
@@ -52,18 +53,14 @@ class Components:
 
 def build_detector(settings: Settings) -> LanguageDetector:
     return LanguageDetector(
-        languages=settings.all_detect_languages, default=settings.default_language
+        languages=settings.all_detect_languages,
+        default=settings.default_language,
+        model=settings.language_model,
     )
 
 
 def build_s3_client(settings: Settings) -> Any:
-    from retrieval.s3 import s3_client
-
-    return s3_client(
-        region=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url_s3,
-        pool=max(32, 2 * settings.ingest_read_concurrency),
-    )
+    return settings_client(settings, "s3")
 
 
 def build_store(settings: Settings) -> IndexStore:
@@ -79,11 +76,7 @@ def build_store(settings: Settings) -> IndexStore:
     client = build_s3_client(settings)
     lock: LeaseBackend
     if settings.state_table:
-        dynamodb = boto3.client(
-            "dynamodb",
-            region_name=settings.aws_region,
-            endpoint_url=settings.aws_endpoint_url_dynamodb,
-        )
+        dynamodb = settings_client(settings, "dynamodb")
         lock = DynamoLock(client=dynamodb, table=settings.state_table, name=location.uri)
     else:
         lock = S3ObjectLock(client=client, location=location, region=settings.aws_region)
@@ -128,21 +121,9 @@ def build_retriever(
     """RETRIEVER=bedrock-kb: a Bedrock Knowledge Base; otherwise (and offline) hybrid search
     over the published index."""
     if settings.retriever == "bedrock-kb" and not offline:
-        from botocore.config import Config
-
         from retrieval.knowledge_base import KnowledgeBaseRetriever
 
-        client = boto3.client(
-            "bedrock-agent-runtime",
-            region_name=settings.bedrock_region_name,
-            endpoint_url=settings.aws_endpoint_url_bedrock_agent_runtime,
-            config=Config(
-                retries={"mode": "standard", "total_max_attempts": settings.bedrock_max_attempts},
-                connect_timeout=5,
-                read_timeout=settings.bedrock_read_timeout,
-                user_agent_extra="dualnova",
-            ),
-        )
+        client = settings_client(settings, "bedrock-agent-runtime")
         return KnowledgeBaseRetriever(
             client=client,
             knowledge_base_id=settings.knowledge_base_id or "",
@@ -174,7 +155,7 @@ def build(
     store = build_store(settings)
     handle = IndexHandle(store=store)
     # One pooled connection per concurrently streaming answer (serve allows 256 threads).
-    client = None if offline else runtime_client(settings, pool=256)
+    client = None if offline else runtime_client(settings)
     embedder = None if client is None else build_embedder(settings, client)
     glossary = GlossarySource(base=build_base_glossary(settings))
     router = answerer = drafter = translator = None
@@ -248,9 +229,7 @@ def build_base_glossary(settings: Settings) -> Glossary:
 
     def read_s3(uri: str) -> str | None:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
-        client = boto3.client(
-            "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url_s3
-        )
+        client = settings_client(settings, "s3")
         try:
             body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as exc:

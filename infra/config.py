@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from bot.inference_profiles import profile_region_mismatch
+
 NetworkMode = Literal["public", "private", "private-endpoints"]
 NETWORK_MODES: tuple[NetworkMode, ...] = ("public", "private", "private-endpoints")
 
@@ -37,6 +39,12 @@ FARGATE_SIZES: Mapping[int, tuple[int, ...]] = {
 # Slack lets one app hold at most 10 Socket Mode connections; each task holds one.
 MAX_TASKS = 10
 
+# Fargate sends SIGKILL `stopTimeout` seconds after SIGTERM, and allows at most 120 s.
+# The app drains answers for SHUTDOWN_GRACE_SECONDS, then still writes its last message
+# updates, the health file and log lines: the margin keeps SIGKILL off those.
+FARGATE_MAX_STOP_TIMEOUT_S = 120
+SHUTDOWN_MARGIN_S = 15
+
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9](:[a-z0-9]+)*$")
@@ -46,6 +54,7 @@ _SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 _SECRET_ARN = re.compile(
     r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
 )
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -72,6 +81,8 @@ class EnvironmentConfig:
     pro_model_id: str = "us.amazon.nova-pro-v1:0"
     embed_model_id: str = "amazon.titan-embed-text-v2:0"
     existing_bucket_name: str | None = None  # None: the stack creates the bucket
+    # The existing bucket's customer-managed KMS key (SSE-KMS): the task role may use it via S3.
+    bucket_kms_key_arn: str | None = None
     knowledge_base_id: str | None = None  # set: RETRIEVER=bedrock-kb against this knowledge base
     docs_prefix: str = "docs/"
     index_prefix: str = "index/"
@@ -80,11 +91,15 @@ class EnvironmentConfig:
     # Secrets Manager names (or full ARNs) of secrets created before the first deploy.
     slack_bot_token_secret: str = ""
     slack_app_token_secret: str = ""
+    # The customer-managed KMS key of those secrets, if any: ECS may use it to read them.
+    secrets_kms_key_arn: str | None = None
     desired_count: int = 1
     max_count: int = 2
     cpu: int = 512
     memory_mib: int = 1024
     scale_out_cpu_percent: int = 60
+    # SHUTDOWN_GRACE_SECONDS: how long a stopping task lets answers in flight finish.
+    shutdown_grace_seconds: int = 30
     network_mode: NetworkMode = "public"
     nat_gateways: int = 1
     availability_zones: tuple[str, ...] = ()
@@ -109,6 +124,11 @@ class EnvironmentConfig:
     @property
     def stack_name(self) -> str:
         return f"Dualnova-{self.name}"
+
+    @property
+    def stop_timeout_seconds(self) -> int:
+        """The container's stopTimeout: the app's drain plus a margin for its last writes."""
+        return self.shutdown_grace_seconds + SHUTDOWN_MARGIN_S
 
     @property
     def uses_private_subnets(self) -> bool:
@@ -186,10 +206,25 @@ def _validate(config: EnvironmentConfig) -> None:
                 "apac.amazon.nova-pro-v1:0 (ARNs are not accepted: the task role is "
                 "derived from the id)",
             )
+    bedrock_region = config.bedrock_region or config.region
+    if bedrock_region is not None:  # an environment-agnostic stack is checked at start-up
+        for key in ("micro_model_id", "pro_model_id", "embed_model_id"):
+            problem = profile_region_mismatch(getattr(config, key), bedrock_region)
+            if problem:
+                fail(key, f"an id callable from {bedrock_region}: {problem}")
     if config.existing_bucket_name is not None and not _BUCKET.match(
         str(config.existing_bucket_name)
     ):
         fail("existing_bucket_name", "an S3 bucket name, or null to create one")
+    for key in ("bucket_kms_key_arn", "secrets_kms_key_arn"):
+        value = getattr(config, key)
+        if value is not None and not _KMS_KEY_ARN.match(str(value)):
+            fail(key, "a KMS key ARN such as arn:aws:kms:REGION:ACCOUNT:key/KEY-ID (not an alias)")
+    if config.bucket_kms_key_arn is not None and config.existing_bucket_name is None:
+        fail(
+            "bucket_kms_key_arn",
+            "null unless existing_bucket_name is set (the stack's bucket is SSE-S3)",
+        )
     for key in ("docs_prefix", "index_prefix"):
         value = getattr(config, key)
         if not isinstance(value, str) or not _PREFIX.match(value) or "//" in value:
@@ -221,6 +256,7 @@ def _validate(config: EnvironmentConfig) -> None:
         "log_retention_days",
         "error_alarm_threshold",
         "scale_out_cpu_percent",
+        "shutdown_grace_seconds",
     ):
         value = getattr(config, key)
         if not isinstance(value, int) or isinstance(value, bool):
@@ -234,6 +270,12 @@ def _validate(config: EnvironmentConfig) -> None:
         fail("memory_mib", f"a Fargate size ({sizes})")
     if not 10 <= config.scale_out_cpu_percent <= 90:
         fail("scale_out_cpu_percent", "10..90")
+    if not 0 <= config.shutdown_grace_seconds <= FARGATE_MAX_STOP_TIMEOUT_S - SHUTDOWN_MARGIN_S:
+        fail(
+            "shutdown_grace_seconds",
+            f"0..{FARGATE_MAX_STOP_TIMEOUT_S - SHUTDOWN_MARGIN_S} (Fargate's stopTimeout is at "
+            f"most {FARGATE_MAX_STOP_TIMEOUT_S} s, and {SHUTDOWN_MARGIN_S} s of it is the margin)",
+        )
     if config.network_mode not in NETWORK_MODES:
         fail("network_mode", " or ".join(NETWORK_MODES))
     if not 1 <= config.nat_gateways <= 2:

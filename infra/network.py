@@ -8,7 +8,8 @@ Modes:
   gateway. Nothing can connect in: the security group has no ingress rule.
 - `private`: tasks in private subnets, outbound through NAT gateway(s).
 - `private-endpoints`: as `private`, plus interface endpoints for Bedrock runtime,
-  Secrets Manager, CloudWatch Logs and ECR so AWS traffic stays off the NAT. Slack
+  Secrets Manager, CloudWatch Logs and ECR (and Bedrock agent runtime when a Knowledge
+  Base is the retriever) so AWS traffic stays off the NAT. Slack
   is on the internet, so a NAT gateway is still needed: endpoints cannot replace it.
 
 S3 and DynamoDB gateway endpoints are added in every mode: they are free and keep
@@ -42,6 +43,8 @@ class NetworkProps:
     nat_gateways: int
     availability_zones: tuple[str, ...]
     flow_log_retention: logs.RetentionDays
+    # RETRIEVER=bedrock-kb: the Knowledge Base's Retrieve calls get their own endpoint.
+    knowledge_base: bool = False
 
 
 class Network(Construct):
@@ -116,7 +119,15 @@ class Network(Construct):
             self.endpoint_security_group.add_ingress_rule(
                 self.security_group, HTTPS, "HTTPS from dualnova tasks"
             )
-            for endpoint_id, service in INTERFACE_ENDPOINTS:
+            endpoints = list(INTERFACE_ENDPOINTS)
+            if props.knowledge_base:
+                endpoints.append(
+                    (
+                        "BedrockAgentRuntime",
+                        ec2.InterfaceVpcEndpointAwsService.BEDROCK_AGENT_RUNTIME,
+                    )
+                )
+            for endpoint_id, service in endpoints:
                 self.vpc.add_interface_endpoint(
                     endpoint_id,
                     service=service,

@@ -21,8 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# Prefixes of Bedrock's system-defined (cross-region) inference profiles.
-GEO_PREFIXES = frozenset({"us", "us-gov", "eu", "apac", "jp", "au", "ca", "global"})
+# The prefixes of Bedrock's system-defined (cross-region) inference profiles, and which
+# regions may call them, are shared with the bot's start-up check.
+from bot.inference_profiles import GEO_PREFIXES, split_inference_profile
+
+__all__ = ["GEO_PREFIXES", "StatementSpec", "model_resource_arns", "split_inference_profile"]
 
 BEDROCK_INVOKE = "bedrock:InvokeModel"
 BEDROCK_STREAM = "bedrock:InvokeModelWithResponseStream"
@@ -43,14 +46,6 @@ class StatementSpec:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     conditions: Mapping[str, Mapping[str, Sequence[str]]] | None = None
-
-
-def split_inference_profile(model_id: str) -> tuple[str | None, str]:
-    """`apac.amazon.nova-pro-v1:0` -> (`apac`, `amazon.nova-pro-v1:0`); plain ids -> (None, id)."""
-    head, _, rest = model_id.partition(".")
-    if head in GEO_PREFIXES and "." in rest:
-        return head, rest
-    return None, model_id
 
 
 def model_resource_arns(
@@ -78,6 +73,8 @@ def task_role_statements(
     table_arn: str,
     partition: str = "aws",
     knowledge_base_id: str | None = None,
+    bucket_kms_key_arn: str | None = None,
+    bucket_region: str = "",
 ) -> list[StatementSpec]:
     """Everything the bot's process may do, and nothing else.
 
@@ -109,8 +106,25 @@ def task_role_statements(
         if knowledge_base_id
         else []
     )
+    bucket_key = (
+        [
+            # An SSE-KMS bucket: reading decrypts each object's data key, writing the index
+            # makes one (multipart uploads decrypt it too). Only when S3 asks, for this key.
+            StatementSpec(
+                sid="UseBucketKmsKey",
+                actions=("kms:Decrypt", "kms:GenerateDataKey"),
+                resources=(bucket_kms_key_arn,),
+                conditions={
+                    "StringEquals": {"kms:ViaService": [f"s3.{bucket_region}.amazonaws.com"]}
+                },
+            )
+        ]
+        if bucket_kms_key_arn
+        else []
+    )
     return [
         *knowledge_base,
+        *bucket_key,
         # Micro (routing/translation) and Pro (answers): Converse and ConverseStream
         # are authorised as InvokeModel and InvokeModelWithResponseStream.
         StatementSpec(
@@ -136,10 +150,11 @@ def task_role_statements(
             resources=(f"{bucket_arn}/{docs_prefix}*",),
         ),
         # The index is written by ingest and read by every task; publishing a new
-        # version replaces a pointer object and prunes old versions.
+        # version replaces a pointer object and prunes old versions. Files above 8 MB
+        # go up in parts (s3:PutObject); a failed one is aborted, or its parts stay billed.
         StatementSpec(
             sid="ReadWriteIndex",
-            actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+            actions=("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"),
             resources=(f"{bucket_arn}/{index_prefix}*",),
         ),
         StatementSpec(

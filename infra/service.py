@@ -37,6 +37,8 @@ class BotServiceProps:
     desired_count: int
     max_count: int
     scale_out_cpu_percent: int
+    stop_timeout_seconds: int
+    secrets_kms_key_arn: str | None = None
 
 
 def _ecs_tasks_principal(stack: Stack) -> iam.ServicePrincipal:
@@ -87,6 +89,22 @@ class BotService(Construct):
             description=f"dualnova {props.env_name}: what ECS may do to start the bot",
         )
 
+        if props.secrets_kms_key_arn:
+            # Secrets under a customer-managed key: ECS decrypts them with this role at task
+            # start, through Secrets Manager only ("AccessDeniedException ... kms:Decrypt").
+            self.execution_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DecryptSlackSecrets",
+                    actions=["kms:Decrypt"],
+                    resources=[props.secrets_kms_key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"
+                        }
+                    },
+                )
+            )
+
         self.cluster = ecs.Cluster(
             self,
             "Cluster",
@@ -135,7 +153,9 @@ class BotService(Construct):
                 retries=3,
                 start_period=Duration.seconds(90),
             ),
-            stop_timeout=Duration.seconds(30),
+            # SIGKILL comes this long after SIGTERM: the app's drain plus a margin
+            # (EnvironmentConfig.stop_timeout_seconds), so the last writes still land.
+            stop_timeout=Duration.seconds(props.stop_timeout_seconds),
         )
 
         self.service = ecs.FargateService(

@@ -87,6 +87,7 @@ class DualnovaStack(Stack):
                 nat_gateways=config.nat_gateways,
                 availability_zones=config.availability_zones,
                 flow_log_retention=retention,
+                knowledge_base=config.knowledge_base_id is not None,
             ),
         )
         self.documents = DocumentStore(
@@ -121,6 +122,7 @@ class DualnovaStack(Stack):
             "STATE_TABLE": self.state.table.table_name,
             "LOG_FORMAT": "json",
             "METRICS_NAMESPACE": metrics_namespace(config.name),
+            "SHUTDOWN_GRACE_SECONDS": str(config.shutdown_grace_seconds),
         }
         if config.knowledge_base_id:
             environment["RETRIEVER"] = "bedrock-kb"
@@ -152,12 +154,16 @@ class DualnovaStack(Stack):
                     index_prefix=config.index_prefix,
                     table_arn=self.state.table.table_arn,
                     knowledge_base_id=config.knowledge_base_id,
+                    bucket_kms_key_arn=config.bucket_kms_key_arn,
+                    bucket_region=self.region,
                 ),
+                secrets_kms_key_arn=config.secrets_kms_key_arn,
                 cpu=config.cpu,
                 memory_mib=config.memory_mib,
                 desired_count=config.desired_count,
                 max_count=config.max_count,
                 scale_out_cpu_percent=config.scale_out_cpu_percent,
+                stop_timeout_seconds=config.stop_timeout_seconds,
             ),
         )
         self.alarms = Alarms(

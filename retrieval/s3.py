@@ -18,10 +18,10 @@ from typing import Any, Literal
 
 import boto3
 import botocore.session
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from bot.errors import AccessDenied, DualnovaError, IngestError
+from retrieval.aws_clients import aws_client
 
 Action = Literal["list", "read", "write", "delete"]
 
@@ -47,6 +47,15 @@ IAM_ACTIONS: dict[str, str] = {
     "read": "s3:GetObject",
     "write": "s3:PutObject",
     "delete": "s3:DeleteObject",
+}
+# S3 answers the same 403 AccessDenied when the object (or the bucket's default encryption)
+# uses a KMS key the caller may not use; only the message tells, and the fix is a KMS grant.
+_KMS_HINTS = ("kms:", "KMS", "customer master key")
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
+#: Reading decrypts the data key; writing makes one (and multipart uploads decrypt it too).
+KMS_ACTIONS: dict[str, tuple[str, ...]] = {
+    "read": ("kms:Decrypt",),
+    "write": ("kms:GenerateDataKey", "kms:Decrypt"),
 }
 
 
@@ -130,16 +139,8 @@ def _session() -> botocore.session.Session:
 
 def s3_client(*, region: str | None, endpoint_url: str | None, pool: int = 32) -> Any:
     """The S3 client ingest and the index store share (thread safe). Does no I/O."""
-    config = Config(
-        region_name=region,
-        retries={"mode": "standard", "total_max_attempts": 5},
-        connect_timeout=5,
-        read_timeout=60,
-        max_pool_connections=pool,
-        user_agent_extra="dualnova",
-    )
     session = boto3.Session(botocore_session=_session(), region_name=region)
-    return session.client("s3", endpoint_url=endpoint_url, config=config)
+    return aws_client("s3", region=region, endpoint_url=endpoint_url, pool=pool, session=session)
 
 
 def error_code(exc: BaseException) -> str:
@@ -168,6 +169,39 @@ def is_precondition_failed(exc: BaseException) -> bool:
 
 def is_not_modified(exc: BaseException) -> bool:
     return error_code(exc) == "304" or http_status(exc) == 304
+
+
+def kms_denial(exc: BaseException) -> str | None:
+    """For an AccessDenied caused by a KMS key: the key's ARN ('' when S3 does not name it).
+    None when the denial is about S3 permissions (or the error is not a denial)."""
+    if not isinstance(exc, ClientError) or not is_denied(exc):
+        return None
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    if not any(hint in message for hint in _KMS_HINTS):
+        return None
+    found = _KMS_KEY_ARN.search(message)
+    return found.group(0) if found else ""
+
+
+def kms_fix_statement(action: Action, key_arn: str, region: str) -> dict[str, Any]:
+    """The statement that lets the role use `key_arn` through S3 for `action`."""
+    return {
+        "Effect": "Allow",
+        "Action": list(KMS_ACTIONS.get(action, ("kms:Decrypt",))),
+        "Resource": key_arn or "arn:aws:kms:REGION:ACCOUNT:key/KEY_ID (the bucket's key)",
+        "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region or 'REGION'}.amazonaws.com"}},
+    }
+
+
+def kms_denial_fix(action: Action, key_arn: str, region: str) -> str:
+    """One sentence and the statement for a KMS denial: not an S3 permission."""
+    actions = " and ".join(KMS_ACTIONS.get(action, ("kms:Decrypt",)))
+    key = key_arn or "the bucket's KMS key"
+    return (
+        f"the data is encrypted with KMS key {key}, which the role may not use; allow {actions} "
+        f"on that key ({IAM_ACTIONS[action]} itself is allowed): "
+        f"{json.dumps(kms_fix_statement(action, key_arn, region))}"
+    )
 
 
 def fix_statement(action: Action, location: S3Location) -> dict[str, Any]:
@@ -218,6 +252,11 @@ def s3_error(
         return AccessDenied(
             f"no AWS credentials for {operation} {target}; set AWS_PROFILE or "
             "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run with a task/instance role"
+        )
+    key_arn = kms_denial(exc)
+    if key_arn is not None:
+        return AccessDenied(
+            f"access denied {operation} {target}: {kms_denial_fix(action, key_arn, region)}"
         )
     if code in _DENIED:
         return AccessDenied(f"access denied {operation} {target}: {denial_fix(action, location)}")

@@ -84,3 +84,61 @@ def test_env_example_lists_every_setting() -> None:
             field.validation_alias if isinstance(field.validation_alias, str) else name.upper()
         )
         assert f"\n{variable}=" in example, variable
+
+
+def test_a_us_profile_in_a_non_us_region_fails_at_start_naming_the_right_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The defaults are us. profiles: every Converse call from Seoul would be a ValidationException.
+    monkeypatch.setenv("AWS_REGION", "ap-northeast-2")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value).startswith(
+        "MICRO_MODEL_ID: inference-profile prefix us. cannot be called from region ap-northeast-2; "
+        "use apac.amazon.nova-micro-v1:0"
+    )
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"BEDROCK_REGION": "eu-west-1", "MICRO_MODEL_ID": "eu.amazon.nova-micro-v1:0"},
+         "PRO_MODEL_ID: inference-profile prefix us. cannot be called from region eu-west-1; use eu."),
+        ({"AWS_REGION": "us-west-2", "PRO_MODEL_ID": "apac.amazon.nova-pro-v1:0"},
+         "PRO_MODEL_ID: inference-profile prefix apac. cannot be called from region us-west-2; use us."),
+        ({"AWS_REGION": "ap-northeast-1", "MICRO_MODEL_ID": "jp.amazon.nova-micro-v1:0",
+          "PRO_MODEL_ID": "au.amazon.nova-pro-v1:0"},
+         "PRO_MODEL_ID: inference-profile prefix au. cannot be called from region ap-northeast-1; use jp."),
+    ],
+)  # fmt: skip
+def test_the_profile_is_checked_against_the_bedrock_region(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert str(info.value).startswith(named)
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"AWS_REGION": "ap-northeast-2", "MICRO_MODEL_ID": "apac.amazon.nova-micro-v1:0",
+         "PRO_MODEL_ID": "global.amazon.nova-2-lite-v1:0"},
+        {"AWS_REGION": "eu-west-1", "BEDROCK_REGION": "us-east-1"},
+        {"AWS_REGION": "ap-northeast-1", "MICRO_MODEL_ID": "jp.amazon.nova-micro-v1:0",
+         "PRO_MODEL_ID": "apac.amazon.nova-pro-v1:0"},
+        {"AWS_REGION": "sa-east-1", "MICRO_MODEL_ID": "amazon.nova-micro-v1:0",
+         "PRO_MODEL_ID": "amazon.nova-pro-v1:0"},
+    ],
+)  # fmt: skip
+def test_profiles_callable_from_the_region_start(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().micro_model_id == variables.get(
+        "MICRO_MODEL_ID", "us.amazon.nova-micro-v1:0"
+    )

@@ -10,9 +10,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import gc
-import json
 import logging
-import os
 import re
 import signal
 import sys
@@ -40,6 +38,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.errors import IndexNotFound, RetrievalError
+from bot.health import check_health as check_health  # re-exported for older imports
+from bot.health import write_health
 from bot.observer import build_observer
 from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HEARTBEAT_S = 5.0
-HEALTH_MAX_AGE_S = 30.0
 #: Threads for blocking calls. boto3 is synchronous: every Bedrock call, and every streamed
 #: answer for its whole length, holds one (`bot.bedrock.stream_chat` reads the stream on the
 #: default executor). The default pool (cores + 4 = 6 here) would queue answers behind each other;
@@ -345,28 +344,6 @@ def settle_heap() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
-
-
-def write_health(path: Path, *, connected: bool) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(
-        json.dumps({"connected": connected, "at": time.time(), "pid": os.getpid()}), "utf-8"
-    )
-    os.replace(tmp, path)
-
-
-def check_health(path: Path, *, now: float | None = None) -> tuple[bool, str]:
-    """For the container health check: healthy only while the socket is connected and fresh."""
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return False, f"no heartbeat at {path} (is `dualnova serve` running?)"
-    age = (now or time.time()) - float(data.get("at", 0))
-    if age > HEALTH_MAX_AGE_S:
-        return False, f"heartbeat is {age:.0f}s old"
-    if not data.get("connected"):
-        return False, "Socket Mode is not connected"
-    return True, f"connected (heartbeat {age:.0f}s ago)"
 
 
 async def _heartbeat(link: SocketLink, path: Path) -> None:

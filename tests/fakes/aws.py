@@ -42,6 +42,9 @@ class _SerialMotoServer(ThreadedMotoServer):
     guarantee, so the concurrency tests pin our code and not moto's luck.
     """
 
+    #: KMS keys the callers may not use (`MotoServer.deny_kms`); read by the request thread.
+    kms_denied: frozenset[str] = frozenset()
+
     def _server_entry(self) -> None:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
@@ -60,7 +63,16 @@ class _SerialMotoServer(ThreadedMotoServer):
         def serial_app(environ: Any, start_response: Any) -> Any:
             with lock:
                 # Drain the body inside the lock: a WSGI body may be a lazy iterable.
-                return list(app(environ, start_response))
+                if not self.kms_denied:
+                    return list(app(environ, start_response))
+                answer: list[Any] = []
+                body = list(app(environ, lambda *args: answer.extend(args) or (lambda _: None)))
+                denial = _kms_denial(environ, answer[1], self.kms_denied)
+                if denial is not None:
+                    start_response("403 Forbidden", [("Content-Type", "application/xml")])
+                    return [denial]
+                start_response(*answer)
+                return body
 
         # Still one thread per connection, so an idle keep-alive client blocks nobody.
         self._server = make_server(
@@ -68,6 +80,31 @@ class _SerialMotoServer(ThreadedMotoServer):
         )
         self._server_ready_event.set()
         self._server.serve_forever()
+
+
+def _kms_denial(
+    environ: Any, headers: list[tuple[str, str]], denied: frozenset[str]
+) -> bytes | None:
+    """What S3 answers a GetObject on an SSE-KMS object whose key the caller may not use.
+
+    moto stores the object's key but checks no KMS permission. Real S3 serves HEAD (metadata
+    only) and refuses GET with a 403 AccessDenied whose message names kms:Decrypt and the key.
+    """
+    if environ.get("REQUEST_METHOD") != "GET":
+        return None
+    found = {name.lower(): value for name, value in headers}
+    key = found.get("x-amz-server-side-encryption-aws-kms-key-id")
+    if found.get("x-amz-server-side-encryption") != "aws:kms" or key not in denied:
+        return None
+    message = (
+        "User: arn:aws:sts::123456789012:assumed-role/dualnova-task/test is not authorized to "
+        f"perform: kms:Decrypt on resource: {key} because no identity-based policy allows the "
+        "kms:Decrypt action"
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+        f"<Message>{message}</Message><RequestId>KMSDENIED</RequestId></Error>"
+    ).encode()
 
 
 class MotoServer(LoopbackService):
@@ -168,6 +205,18 @@ class MotoServer(LoopbackService):
             "aws_access_key_id": key["AccessKeyId"],
             "aws_secret_access_key": key["SecretAccessKey"],
         }
+
+    @contextlib.contextmanager
+    def deny_kms(self, *key_arns: str) -> Iterator[None]:
+        """While inside, reading an object encrypted with one of these KMS keys is refused the
+        way S3 refuses a caller without kms:Decrypt on the key (s3:GetObject is not enough)."""
+        assert self._server is not None, "start the server first"
+        server: Any = self._server
+        server.kms_denied = frozenset(key_arns)
+        try:
+            yield
+        finally:
+            server.kms_denied = frozenset()
 
     @contextlib.contextmanager
     def enforce_iam(self) -> Iterator[None]:

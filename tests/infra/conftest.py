@@ -39,7 +39,9 @@ PUBLIC = EnvironmentConfig(
     alarm_email="ops@example.com",
 )
 # Concrete account/region, an existing bucket, private subnets + NAT + endpoints,
-# Bedrock in another region, a plain model id for Micro, secrets by ARN and name.
+# Bedrock in another region, a plain model id for Micro, secrets by ARN and name,
+# a longer shutdown drain, a Knowledge Base, and customer-managed KMS keys on the
+# bucket and the secrets.
 PRIVATE = EnvironmentConfig(
     name="t-private",
     account="123456789012",
@@ -49,12 +51,15 @@ PRIVATE = EnvironmentConfig(
     pro_model_id="apac.amazon.nova-pro-v1:0",
     embed_model_id="amazon.titan-embed-text-v2:0",
     existing_bucket_name="kb-docs-example",
+    bucket_kms_key_arn="arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    knowledge_base_id="KB12345678",
     docs_prefix="kb/docs/",
     index_prefix="kb/index/",
     slack_bot_token_secret=(
         "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:team/slack-bot-AbCdEf"
     ),
     slack_app_token_secret="team/slack-app",
+    secrets_kms_key_arn="arn:aws:kms:ap-northeast-2:123456789012:key/5678efgh-12ab-34cd-56ef-1234567890ab",
     desired_count=2,
     max_count=4,
     cpu=1024,
@@ -62,6 +67,7 @@ PRIVATE = EnvironmentConfig(
     network_mode="private-endpoints",
     availability_zones=("ap-northeast-2a", "ap-northeast-2c"),
     log_retention_days=90,
+    shutdown_grace_seconds=60,
 )
 TEST_ENVIRONMENTS = {config.name: config for config in (PUBLIC, PRIVATE)}
 

@@ -71,6 +71,17 @@ def test_null_means_default(tmp_path: Path) -> None:
         ({"corpus_languages": ()}, "corpus_languages"),
         ({"desired_count": True}, "desired_count"),
         ({"availability_zones": ("us-east-1a",)}, "availability_zones"),
+        ({"shutdown_grace_seconds": 106}, "shutdown_grace_seconds"),
+        ({"shutdown_grace_seconds": -1}, "shutdown_grace_seconds"),
+        ({"existing_bucket_name": "kb-docs", "bucket_kms_key_arn": "alias/docs"}, "bucket_kms_key_arn"),
+        ({"bucket_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:key/abc"},
+         "bucket_kms_key_arn"),  # the stack's own bucket is SSE-S3
+        ({"secrets_kms_key_arn": "arn:aws:kms:us-east-1:123456789012:alias/slack"},
+         "secrets_kms_key_arn"),
+        ({"region": "eu-west-1"}, "micro_model_id"),
+        ({"region": "us-east-1", "bedrock_region": "ap-northeast-2"}, "micro_model_id"),
+        ({"region": "ap-northeast-1", "micro_model_id": "jp.amazon.nova-micro-v1:0"},
+         "pro_model_id"),
     ],
 )  # fmt: skip
 def test_invalid_settings_fail_with_the_key_named(overrides: dict[str, object], key: str) -> None:
@@ -108,3 +119,35 @@ def test_plain_model_id_grants_the_foundation_model_in_one_region() -> None:
     assert model_resource_arns(
         "amazon.titan-embed-text-v2:0", region="us-east-1", account="123456789012"
     ) == ("arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0",)
+
+
+def test_a_profile_from_another_geography_names_the_right_prefix_at_synth() -> None:
+    with pytest.raises(ConfigError) as caught:
+        EnvironmentConfig(name="x", region="eu-west-1", pro_model_id="eu.amazon.nova-pro-v1:0")
+
+    assert str(caught.value) == (
+        "environment 'x': micro_model_id='us.amazon.nova-micro-v1:0' is invalid; expected an id "
+        "callable from eu-west-1: inference-profile prefix us. cannot be called from region "
+        "eu-west-1; use eu.amazon.nova-micro-v1:0 (or the plain model id if the model runs in "
+        "eu-west-1)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "micro", "pro"),
+    [
+        ("ap-northeast-2", "apac.amazon.nova-micro-v1:0", "apac.amazon.nova-pro-v1:0"),
+        ("ap-northeast-1", "jp.amazon.nova-micro-v1:0", "apac.amazon.nova-pro-v1:0"),
+        ("eu-central-1", "eu.amazon.nova-micro-v1:0", "global.amazon.nova-2-lite-v1:0"),
+        ("sa-east-1", "amazon.nova-micro-v1:0", "global.amazon.nova-2-lite-v1:0"),
+    ],
+)
+def test_profiles_of_the_regions_geography_pass_synth(region: str, micro: str, pro: str) -> None:
+    config = EnvironmentConfig(name="x", region=region, micro_model_id=micro, pro_model_id=pro)
+
+    assert config.micro_model_id == micro
+
+
+def test_an_environment_agnostic_stack_leaves_the_profile_check_to_start_up() -> None:
+    # No region at synth: the container's start-up check (bot/config.py) catches it.
+    assert EnvironmentConfig(name="x", micro_model_id="eu.amazon.nova-micro-v1:0").region is None

@@ -24,7 +24,10 @@ from infra.policy_checks import (
 from tests.infra.conftest import Synthesis, require_toolchain
 
 Request = tuple[str, str] | tuple[str, str, dict[str, str]]
+BUCKET_KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 BEDROCK_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+# Index files above 8 MB are multipart uploads: a failed one must be abortable.
+INDEX_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 TABLE_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -93,10 +96,20 @@ def test_task_role_grants_exactly_the_configured_models_prefixes_and_table(
         ),
         allow(["s3:GetObject"], ["arn:aws:s3:::kb-docs-example/kb/docs/*"]),
         allow(
-            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            INDEX_ACTIONS,
             ["arn:aws:s3:::kb-docs-example/kb/index/*"],
         ),
         allow(TABLE_ACTIONS, [table_arn(synthesis, "t-private")]),
+        allow(
+            ["bedrock:Retrieve"],
+            ["arn:aws:bedrock:ap-northeast-1:123456789012:knowledge-base/KB12345678"],
+        ),
+        # The existing bucket is SSE-KMS: its key, through S3 only.
+        allow(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            ["arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+            Condition={"StringEquals": {"kms:ViaService": "s3.ap-northeast-2.amazonaws.com"}},
+        ),
     ]
 
     assert [str(v) for v in compare_grants(task, expected, where="task role")] == []
@@ -129,7 +142,7 @@ def test_task_role_on_a_created_bucket_and_env_agnostic_stack(synthesis: Synthes
             Condition={"StringLike": {"s3:prefix": ["docs/*", "index/*"]}},
         ),
         allow(["s3:GetObject"], [f"{bucket}/docs/*"]),
-        allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{bucket}/index/*"]),
+        allow(INDEX_ACTIONS, [f"{bucket}/index/*"]),
         allow(TABLE_ACTIONS, [table_arn(synthesis, "t-public")]),
     ]
 
@@ -168,6 +181,14 @@ def test_execution_role_only_pulls_its_image_writes_its_logs_and_reads_two_secre
                 # Configured by name: the name plus Secrets Manager's 6-character suffix.
                 "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:team/slack-app-??????",
             ],
+        ),
+        # The secrets' customer-managed key, through Secrets Manager only.
+        allow(
+            ["kms:Decrypt"],
+            ["arn:aws:kms:ap-northeast-2:123456789012:key/5678efgh-12ab-34cd-56ef-1234567890ab"],
+            Condition={
+                "StringEquals": {"kms:ViaService": "secretsmanager.ap-northeast-2.amazonaws.com"}
+            },
         ),
     ]
 
@@ -225,10 +246,17 @@ def test_the_deployed_task_role_can_do_what_the_bot_does(synthesis: Synthesis) -
         ("s3:PutObject", f"{bucket}/kb/index/v0001/manifest.json"),
         ("s3:GetObject", f"{bucket}/kb/index/LATEST"),
         ("s3:DeleteObject", f"{bucket}/kb/index/v0000/vectors.npy"),
+        ("s3:AbortMultipartUpload", f"{bucket}/kb/index/v0001/vectors.npy"),
+        ("bedrock:Retrieve", "arn:aws:bedrock:ap-northeast-1:123456789012:knowledge-base/KB12345678"),
+        ("kms:Decrypt", BUCKET_KEY, {"kms:ViaService": "s3.ap-northeast-2.amazonaws.com"}),
+        ("kms:GenerateDataKey", BUCKET_KEY, {"kms:ViaService": "s3.ap-northeast-2.amazonaws.com"}),
         ("dynamodb:PutItem", table_arn(synthesis, "t-private")),
     ]  # fmt: skip
     refused: list[Request] = [
         ("s3:PutObject", f"{bucket}/kb/docs/handbook/leave.md"),  # documents are read-only
+        ("s3:AbortMultipartUpload", f"{bucket}/kb/docs/handbook/leave.md"),
+        # The bucket's key only through S3, not to decrypt anything else with it.
+        ("kms:Decrypt", BUCKET_KEY, {"kms:ViaService": "secretsmanager.ap-northeast-2.amazonaws.com"}),
         ("s3:GetObject", f"{bucket}/payroll/2026.csv"),
         ("s3:ListBucket", bucket, {"s3:prefix": ""}),
         ("bedrock:InvokeModel", "arn:aws:bedrock:ap-northeast-1::foundation-model/amazon.nova-premier-v1:0"),

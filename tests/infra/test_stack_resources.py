@@ -97,6 +97,7 @@ def test_private_endpoints_mode_uses_nat_and_keeps_aws_traffic_on_endpoints(
     assert len(synthesis.resources("t-private", "AWS::EC2::NatGateway")) == 1
     for name in (
         "bedrock-runtime",
+        "bedrock-agent-runtime",  # the environment retrieves from a Knowledge Base
         "secretsmanager",
         "logs",
         "ecr.api",
@@ -105,7 +106,7 @@ def test_private_endpoints_mode_uses_nat_and_keeps_aws_traffic_on_endpoints(
         "dynamodb",
     ):
         assert any(f".{name}" in s for s in services), name
-    assertions("t-private").resource_count_is("AWS::EC2::VPCEndpoint", 7)
+    assertions("t-private").resource_count_is("AWS::EC2::VPCEndpoint", 8)
 
 
 def test_gateway_endpoints_for_s3_and_dynamodb_exist_in_every_mode(synthesis: Synthesis) -> None:
@@ -169,6 +170,9 @@ def test_container_environment_follows_the_configuration_contract(synthesis: Syn
         "STATE_TABLE": {"Ref": table_id},
         "LOG_FORMAT": "json",
         "METRICS_NAMESPACE": "Dualnova/t-private",
+        "SHUTDOWN_GRACE_SECONDS": "60",
+        "RETRIEVER": "bedrock-kb",
+        "KNOWLEDGE_BASE_ID": "KB12345678",
     }
 
 
@@ -312,6 +316,20 @@ def test_container_runs_the_image_asset_with_a_health_check(synthesis: Synthesis
     assert "container-assets" in json.dumps(definition["Image"])
     assert definition["LogConfiguration"]["LogDriver"] == "awslogs"
     assert definition["LogConfiguration"]["Options"]["mode"] == "non-blocking"
+
+
+def test_stop_timeout_is_the_shutdown_grace_plus_a_margin_within_fargates_limit(
+    synthesis: Synthesis,
+) -> None:
+    from bot.config import Settings
+
+    app_default = Settings.model_fields["shutdown_grace_seconds"].default
+    for env in synthesis.templates:
+        grace = float(environment_of(synthesis, env).get("SHUTDOWN_GRACE_SECONDS", app_default))
+        stop_timeout = container(synthesis, env)["StopTimeout"]
+        # SIGKILL must not land while the drain's last updates and log lines are written.
+        assert grace + 15 <= stop_timeout <= 120, (env, grace, stop_timeout)
+    assert container(synthesis, "t-private")["StopTimeout"] == 75
 
 
 def test_image_build_context_holds_only_the_package_sources(synthesis: Synthesis) -> None:
