@@ -15,10 +15,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import olefile
-from openpyxl import load_workbook
-from pptx import Presentation
-from pptx.shapes.base import BaseShape
-from pptx.shapes.group import GroupShape
 
 from retrieval.encoding import decode_text
 from retrieval.extracted import Extracted, Part
@@ -31,6 +27,9 @@ MAX_CELL_CHARS = 1000
 
 
 def load_xlsx(data: bytes) -> Extracted:
+    # Imported here: openpyxl costs ~8 MB resident, paid only by runs that meet a workbook.
+    from openpyxl import load_workbook
+
     _check_office_container(data, "XLSX")
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
@@ -98,6 +97,8 @@ def _cell_text(cell: Any) -> str:
 
 
 def load_pptx(data: bytes) -> Extracted:
+    from pptx import Presentation  # ~7 MB resident (with Pillow): only for runs with decks
+
     _check_office_container(data, "PPTX")
     deck = Presentation(io.BytesIO(data))
     parts: list[Part] = []
@@ -121,7 +122,9 @@ def load_pptx(data: bytes) -> Extracted:
     return Extracted(title, "\n\n".join(p.text for p in parts), parts=tuple(parts))
 
 
-def _shapes(shapes: Iterable[BaseShape]) -> Iterator[BaseShape]:
+def _shapes(shapes: Iterable[Any]) -> Iterator[Any]:
+    from pptx.shapes.group import GroupShape
+
     for shape in shapes:
         if isinstance(shape, GroupShape):
             yield from _shapes(shape.shapes)
