@@ -27,16 +27,30 @@ Block = str | Sequence[Sequence[str]]
 
 def hwp_records(blocks: Sequence[Block]) -> bytes:
     """BodyText section records: a body paragraph is PARA_HEADER (66, level 0) + PARA_TEXT
-    (67, level 1); a table's cells are paragraphs one level deeper."""
+    (67, level 1); a table's cells are paragraphs two levels deeper."""
     out = bytearray()
     for block in blocks:
         if isinstance(block, str):
             out += _paragraph(block, level=0)
         else:
-            out += _paragraph("\x0b" + "\x00" * 6 + "\x0b", level=0)  # the table's anchor
-            for row in block:
-                for cell in row:
-                    out += _paragraph(cell, level=2)
+            out += _table(block)
+    return bytes(out)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> bytes:
+    """A paragraph anchoring a table control: CTRL_HEADER 'tbl ' (71) and TABLE (77) one and
+    two levels below it, then per cell a LIST_HEADER (72; 8 bytes, then column, row, spans)
+    and the cell's paragraph at the table's level."""
+    out = bytearray(_paragraph("\x0b" + "\x00" * 6 + "\x0b", level=0))
+    out += _record(71, 1, b" lbt" + b"\x00" * 42)
+    columns = max(len(r) for r in rows)
+    out += _record(77, 2, struct.pack("<IHHH", 0, len(rows), columns, 0) + b"\x00" * 12)
+    for row_number, row in enumerate(rows):
+        for column, cell in enumerate(row):
+            list_header = struct.pack("<HHI", 1, 0, 0)
+            cell_props = struct.pack("<HHHHII", column, row_number, 1, 1, 8000, 1000)
+            out += _record(72, 2, list_header + cell_props + b"\x00" * 10)
+            out += _paragraph(cell, level=2)
     return bytes(out)
 
 

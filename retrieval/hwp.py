@@ -6,7 +6,8 @@ one-author projects a few months old), so this reads the text and nothing else:
 - HWP 5: the `FileHeader` stream says whether the body is compressed, password-protected
   or distribution-locked; each `BodyText/Section<n>` stream (raw deflate when compressed)
   is a run of tagged records, of which HWPTAG_PARA_TEXT (67) holds a paragraph's text as
-  UTF-16LE with inline control codes. Table cells are paragraphs too (one line each).
+  UTF-16LE with inline control codes. A table (HWPTAG_TABLE, 77) is followed by one
+  HWPTAG_LIST_HEADER (72) per cell, carrying the cell's row, then the cell's paragraphs.
 - HWPX: `Contents/section<n>.xml`; each `hp:p` paragraph's `hp:t` runs, and tables
   (`hp:tbl`) row by row.
 """
@@ -28,6 +29,8 @@ from retrieval.loader_errors import CorruptFile, ProtectedDocument
 
 HWP_SIGNATURE = b"HWP Document File"
 HWPTAG_PARA_TEXT = 67
+HWPTAG_LIST_HEADER = 72
+HWPTAG_TABLE = 77
 # FileHeader property bits (HWP 5.0 format, "파일 인식 정보").
 _COMPRESSED, _PASSWORD, _DISTRIBUTION, _DRM = 1 << 0, 1 << 1, 1 << 2, 1 << 4
 # Control characters of PARA_TEXT that occupy 8 UTF-16 units (the code, 6 units of
@@ -97,25 +100,62 @@ def _records(body: bytes) -> Iterator[tuple[int, int, bytes]]:
 
 
 def _paragraphs(body: bytes) -> list[str]:
-    """Body paragraphs as blocks; paragraphs nested in controls (table cells, text boxes)
-    as consecutive lines of one block."""
+    """Body paragraphs as blocks, a table as one block of "cell | cell" rows, and paragraphs
+    of other controls (text boxes, footnotes) as consecutive lines of one block."""
     blocks: list[str] = []
     nested: list[str] = []
+    table: _Table | None = None
     for tag, level, payload in _records(body):
-        if tag != HWPTAG_PARA_TEXT:
-            continue
-        text = _para_text(payload)
-        if level <= 1:  # PARA_TEXT of a body paragraph sits under a level-0 PARA_HEADER
-            if nested:
-                blocks.append("\n".join(nested))
-                nested = []
-            if text:
+        if table is not None and level < table.level:  # the table's records have ended
+            blocks.append(table.text())
+            table = None
+        if tag == HWPTAG_TABLE and table is None:
+            table = _Table(level)
+        elif tag == HWPTAG_LIST_HEADER and table is not None and level == table.level:
+            table.start_cell(payload)
+        elif tag == HWPTAG_PARA_TEXT:
+            text = _para_text(payload)
+            if table is not None and level > table.level:
+                table.add(text)
+            elif level <= 1:  # PARA_TEXT of a body paragraph sits under a level-0 PARA_HEADER
+                if nested:
+                    blocks.append("\n".join(nested))
+                    nested = []
                 blocks.append(text)
-        elif text:
-            nested.append(text)
+            else:
+                nested.append(text)
+    if table is not None:
+        blocks.append(table.text())
     if nested:
         blocks.append("\n".join(nested))
-    return blocks
+    return [b for b in blocks if b.strip()]
+
+
+class _Table:
+    """Cells of one table in reading order, grouped by the row address of their LIST_HEADER
+    (cell properties follow the 8-byte list header: column u16, row u16, spans, sizes)."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self._rows: dict[int, list[list[str]]] = {}
+        self._cell: list[str] | None = None
+
+    def start_cell(self, payload: bytes) -> None:
+        row = struct.unpack_from("<H", payload, 10)[0] if len(payload) >= 12 else len(self._rows)
+        self._cell = []
+        self._rows.setdefault(row, []).append(self._cell)
+
+    def add(self, text: str) -> None:
+        if self._cell is None:
+            self.start_cell(b"")
+        if text and self._cell is not None:
+            self._cell.append(text)
+
+    def text(self) -> str:
+        rows = (
+            " | ".join(" ".join(cell) for cell in self._rows[row]) for row in sorted(self._rows)
+        )
+        return "\n".join(row for row in rows if row.replace("|", "").strip())
 
 
 def _para_text(payload: bytes) -> str:

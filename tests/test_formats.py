@@ -205,13 +205,20 @@ HANGUL_BLOCKS = [
 
 
 @pytest.mark.parametrize("compress", [True, False])
-def test_hwp5_paragraphs_and_table_cells_are_read(compress: bool) -> None:
-    doc = load_bytes(hwp_file(HANGUL_BLOCKS, flags=int(compress), compress=compress), "p.hwp")
+def test_hwp5_paragraphs_and_table_rows_are_read(compress: bool) -> None:
+    blocks = [*HANGUL_BLOCKS, "표 다음 문단."]
+    doc = load_bytes(hwp_file(blocks, flags=int(compress), compress=compress), "p.hwp")
     assert doc.title == "주차 안내"
-    assert (
-        doc.text
-        == "주차 안내\n\n방문객 주차는 2시간까지 무료입니다.\n\n구분\n요금\n초과\n시간당 3,000원"
+    assert doc.text == (
+        "주차 안내\n\n방문객 주차는 2시간까지 무료입니다.\n\n"
+        "구분 | 요금\n초과 | 시간당 3,000원\n\n표 다음 문단."
     )
+
+
+def test_hwp5_inline_controls_do_not_leak_into_the_text() -> None:
+    tab, field = "\x09" + "\x00" * 6 + "\x09", "\x03" + "\x01" * 6 + "\x03"
+    doc = load_bytes(hwp_file([f"이름{tab}홍길동{field}입니다"]), "c.hwp")
+    assert doc.text == "이름 홍길동입니다"
 
 
 def test_hwp5_long_section_outside_the_mini_stream_is_read() -> None:

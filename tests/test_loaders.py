@@ -53,7 +53,7 @@ SAMPLE_DOCUMENTS = [
     ("ja/business-trip-hotel-limits.xlsx", "xlsx", "出張旅費規程 別表：宿泊上限と日当",
      "都市: 大阪 | 宿泊上限（1泊）: 13,000"),
     ("ko/orientation-deck.pptx", "pptx", "신입사원 오리엔테이션 (서울)", "15분 안에 체크인"),
-    ("ko/family-event-leave.hwp", "hwp", "경조사 휴가 규정", "배우자 출산\n10일"),
+    ("ko/family-event-leave.hwp", "hwp", "경조사 휴가 규정", "배우자 출산 | 10일"),
     ("ko/document-security-levels.hwpx", "hwpx", "문서 보안 등급 기준", "대외비 | 관련 부서만"),
     ("ko/shuttle-bus.txt", "txt", "출퇴근 셔틀버스 안내", "수서역 6번 출구"),
     ("ja/office-cafe.txt", "txt", "社内カフェ「ほしカフェ」のご案内", "1杯100円"),
