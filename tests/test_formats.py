@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
+import shutil
+from pathlib import Path
 
 import pytest
 from llama_index.core.node_parser import SentenceSplitter
 from openpyxl import Workbook
 from pptx import Presentation
 
+from bot.cli import main
 from examples.hwp_writer import cfb_file, hwp_file, hwpx_file
 from retrieval.loaders import (
     CorruptFile,
@@ -333,4 +337,79 @@ def test_skips_are_grouped_by_cause_with_counts_and_three_examples() -> None:
     assert report.to_json_dict()["skipped_by_cause"] == [
         {"cause": g.cause, "count": g.count, "examples": list(g.examples)}
         for g in group_skips(skipped)
+    ]
+
+
+# --- the acceptance, through the command line ----------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
+# sample file: (a question the offline demo answers from it, a fact it quotes, citation place)
+NEW_SAMPLES = {
+    "ja/business-trip-hotel-limits.xlsx": (
+        "大阪の宿泊上限はいくらですか？",
+        "都市: 大阪 | 宿泊上限（1泊）: 13,000",
+        "sheet 国内出張, row 2",
+    ),
+    "ko/orientation-deck.pptx": (
+        "회의실 예약 후 체크인은 몇 분 안에 해야 해요?",
+        "15분 안에 체크인",
+        "slide 2",
+    ),
+    "ko/family-event-leave.hwp": (
+        "배우자 출산 경조사 휴가는 며칠이에요?",
+        "배우자 출산 | 10일",
+        "",
+    ),
+    "ko/document-security-levels.hwpx": (
+        "대외비 문서를 외부에 보내려면 어떻게 해요?",
+        "보안팀 승인 필요",
+        "",
+    ),
+    "ko/shuttle-bus.txt": ("출근 셔틀은 몇 시에 출발해요?", "오전 8시 10분", ""),
+    "ja/office-cafe.txt": ("社内カフェのコーヒーはいくらですか？", "1杯100円", ""),
+    "zh/china-support-guide.txt": ("中国客户的客服热线是多少？", "四零零八二零零一九九", ""),
+    "zh/taiwan-partner.txt": ("台灣經銷商的聯絡信箱是什麼？", "tw-partner@novadesk.example", ""),
+}
+
+
+def test_every_new_kind_is_indexed_and_answers_offline_with_its_place(
+    aws_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = aws_env / "docs"
+    for relative in NEW_SAMPLES:
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DOCS / relative, folder / relative)
+    monkeypatch.setenv("INDEX_URI", str(aws_env / "index"))
+
+    assert main(["ingest", str(folder), "--offline", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["skipped"] == [] and len(report["added"]) == len(NEW_SAMPLES)
+
+    for relative, (question, fact, place) in NEW_SAMPLES.items():
+        assert main(["ask", question, "--offline", "--json"]) == 0
+        answer = json.loads(capsys.readouterr().out)
+        first = answer["citations"][0]
+        assert first["source"] == f"{folder.as_posix()}/{relative}", question
+        assert first.get("location", "") == place
+        assert fact in answer["answer"]
+
+
+def test_cli_ingest_ends_with_the_skips_grouped_by_cause(
+    aws_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = aws_env / "docs"
+    folder.mkdir()
+    (folder / "ok.md").write_text("# OK\n\nThe cafeteria opens at 8.", "utf-8")
+    for name in ("a.xls", "b.xls", "c.xls", "d.xls"):
+        (folder / name).write_bytes(b"\xd0\xcf\x11\xe0")
+    (folder / "locked.hwp").write_bytes(hwp_file(["비밀"], flags=0b11))
+    monkeypatch.setenv("INDEX_URI", str(aws_env / "index"))
+
+    assert main(["ingest", str(folder), "--offline"]) == 0
+    out = capsys.readouterr().out.rstrip().split("\n")
+    base = folder.as_posix()
+    assert out[-3:] == [
+        "Skipped, by cause:",
+        f"  4 skipped: unsupported file type .xls ({base}/a.xls, {base}/b.xls, {base}/c.xls, …)",
+        f"  1 skipped: password-protected ({base}/locked.hwp)",
     ]
