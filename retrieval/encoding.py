@@ -15,12 +15,23 @@ import functools
 import re
 from dataclasses import dataclass
 
-from charset_normalizer import from_bytes
+from charset_normalizer import CharsetMatch, from_bytes
 
 from retrieval.loader_errors import UndecodableText
 
-#: Below this share of clean characters (1 - charset-normalizer's "chaos") a guess is refused.
-MIN_CONFIDENCE = 0.9
+_SAMPLE_CHARS = 20_000
+#: Below this share of clean characters (1 - charset-normalizer's "chaos") a guess is refused;
+#: readings down to _CANDIDATE_FLOOR are still looked at, so the refusal can name one.
+MIN_CONFIDENCE = 0.8
+_CANDIDATE_FLOOR = 0.6
+#: Below this share of everyday East Asian characters a reading is another encoding's bytes.
+MIN_EVERYDAY_SHARE = 0.9
+# Single-byte Latin readings that charset-normalizer may offer instead of Windows-1252 for
+# Western text (it stops at the first clean reading and never tries 1252).
+_WESTERN_LOOKALIKES = frozenset(
+    {"cp1250", "cp1257", "cp775", "mac_latin2", "iso8859_2", "iso8859_10", "iso8859_13",
+     "iso8859_14", "iso8859_15", "latin_1", "mac_roman"}
+)  # fmt: skip
 #: Which encoding to believe when several read the bytes equally cleanly: the common ones.
 _PREFERRED = (
     "utf_8", "cp1252", "cp949", "cp932", "gb18030", "big5", "euc_jis_2004", "euc_jp",
@@ -101,25 +112,31 @@ def _is_utf8(data: bytes) -> str | None:
 
 
 def _detect(data: bytes) -> DecodedText:
-    readings = [(m, str(m)) for m in from_bytes(data)]
+    matches = list(from_bytes(data, threshold=1.0 - _CANDIDATE_FLOOR))
+    if matches and matches[0].encoding in _WESTERN_LOOKALIKES:
+        matches += from_bytes(data, cp_isolation=["cp1252"], threshold=1.0 - _CANDIDATE_FLOOR)
+    readings = [(m, str(m)) for m in matches]
     if not readings:
         raise UndecodableText("not text in any known encoding (binary data?)")
     # Most everyday characters first, then the cleanest, then the most common encoding.
+    # The share is judged on a sample: a long file says the same at its start.
+    shares = {id(m): _everyday_share(text[:_SAMPLE_CHARS]) for m, text in readings}
     best, text = max(
         readings,
-        key=lambda r: (
-            round(_everyday_share(r[1]), 1),
-            -round(r[0].chaos, 2),
-            -_rank(r[0].encoding),
-        ),
+        key=lambda r: (round(shares[id(r[0])], 1), -round(r[0].chaos, 2), -_rank(_alias(r[0]))),
     )
     confidence = round(1.0 - best.chaos, 2)
-    name = codecs.lookup(best.encoding).name
-    if confidence < MIN_CONFIDENCE or _everyday_share(text) < MIN_CONFIDENCE:
+    name = codecs.lookup(_alias(best)).name
+    if confidence < MIN_CONFIDENCE or shares[id(best)] < MIN_EVERYDAY_SHARE:
         raise UndecodableText(
             f"encoding unclear (best guess {name} at {confidence:.0%} confidence); save it as UTF-8"
         )
     return DecodedText(text, name, confidence)
+
+
+def _alias(match: CharsetMatch) -> str:
+    """Of the encodings that decode these bytes to the same text, the most common one."""
+    return min([match.encoding, *match.could_be_from_charset], key=_rank)
 
 
 def _rank(encoding: str) -> int:
