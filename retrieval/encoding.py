@@ -67,7 +67,7 @@ _SIGNATURES = {
 @dataclass(frozen=True)
 class DecodedText:
     text: str
-    encoding: str  # Python codec name, e.g. "utf-8", "cp949", "shift_jis"
+    encoding: str  # Python codec name, e.g. "utf-8", "cp949", "cp932"
     confidence: float  # 1.0 for a BOM, a declaration or valid UTF-8
 
 

@@ -48,7 +48,9 @@ def load_hwp(data: bytes) -> Extracted:
     if not olefile.isOleFile(data=data):
         if zipfile.is_zipfile(io.BytesIO(data)):
             raise CorruptFile("not an HWP 5 file: it is a zip (an HWPX file named .hwp?)")
-        raise CorruptFile("not an HWP 5 file (HWP 3 and older are not supported)")
+        if data.startswith(HWP_SIGNATURE):  # HWP 3 says "HWP Document File V3.00"
+            raise CorruptFile("not an HWP 5 file: HWP 3 and older are not supported")
+        raise CorruptFile("could not read HWP: file is damaged")
     with olefile.OleFileIO(io.BytesIO(data)) as ole:
         if not ole.exists("FileHeader"):
             raise CorruptFile("not an HWP 5 file: no FileHeader")
