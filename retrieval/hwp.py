@@ -184,8 +184,8 @@ def load_hwpx(data: bytes) -> Extracted:
         raise CorruptFile("could not read HWPX: file is damaged")
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
-        if "META-INF/manifest.xml" in names and b"encryption-data" in archive.read(
-            "META-INF/manifest.xml"
+        if "META-INF/manifest.xml" in names and b"encryption-data" in _read_part(
+            archive, "META-INF/manifest.xml"
         ):
             raise ProtectedDocument("password-protected: could not read HWPX")
         sections = sorted(
@@ -197,13 +197,7 @@ def load_hwpx(data: bytes) -> Extracted:
             raise CorruptFile("not an HWPX file: no Contents/section*.xml")
         blocks: list[str] = []
         for _, name in sections:
-            with archive.open(name) as stream:
-                xml = stream.read(MAX_SECTION_BYTES + 1)
-            if len(xml) > MAX_SECTION_BYTES:
-                raise CorruptFile(
-                    f"could not read HWPX: a section is over {MAX_SECTION_BYTES:,} bytes"
-                )
-            root = etree.fromstring(xml, _XML)
+            root = etree.fromstring(_read_part(archive, name), _XML)
             blocks += _hwpx_blocks(root)
         title = _hwpx_title(archive, names)
     text = "\n\n".join(blocks)
@@ -211,6 +205,15 @@ def load_hwpx(data: bytes) -> Extracted:
 
 
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def _read_part(archive: zipfile.ZipFile, name: str) -> bytes:
+    """A member of the package, refusing more than MAX_SECTION_BYTES (a zip bomb)."""
+    with archive.open(name) as stream:
+        data = stream.read(MAX_SECTION_BYTES + 1)
+    if len(data) > MAX_SECTION_BYTES:
+        raise CorruptFile(f"could not read HWPX: a part is over {MAX_SECTION_BYTES:,} bytes")
+    return data
 
 
 def _local(element: etree._Element) -> str:
@@ -274,7 +277,7 @@ def _hwpx_title(archive: zipfile.ZipFile, names: list[str]) -> str:
     if "Contents/content.hpf" not in names:
         return ""
     try:
-        root = etree.fromstring(archive.read("Contents/content.hpf"), _XML)
+        root = etree.fromstring(_read_part(archive, "Contents/content.hpf"), _XML)
     except etree.XMLSyntaxError:
         return ""
     for element in root.iter():
