@@ -14,6 +14,7 @@ from pptx import Presentation
 
 from bot.cli import main
 from examples.hwp_writer import cfb_file, hwp_file, hwpx_file
+from retrieval import hwp
 from retrieval.loaders import (
     CorruptFile,
     EmptyDocument,
@@ -427,3 +428,15 @@ def test_cli_ingest_ends_with_the_skips_grouped_by_cause(
         f"  4 skipped: unsupported file type .xls ({base}/a.xls, {base}/b.xls, {base}/c.xls, …)",
         f"  1 skipped: password-protected ({base}/locked.hwp)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [(hwp_file(["가나다 " * 200]), "big.hwp"), (hwpx_file("t", ["가나다 " * 200]), "big.hwpx")],
+)
+def test_a_hangul_section_inflating_past_the_cap_is_refused(
+    data: bytes, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hwp, "MAX_SECTION_BYTES", 500)  # a zip or deflate bomb, scaled down
+    with pytest.raises(CorruptFile, match=r"is over 500 bytes$"):
+        load_bytes(data, name)
