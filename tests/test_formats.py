@@ -13,6 +13,8 @@ from openpyxl import Workbook
 from pptx import Presentation
 
 from bot.cli import main
+from bot.models import Citation
+from bot.slack.render import sources_block
 from examples.hwp_writer import cfb_file, hwp_file, hwpx_file
 from retrieval import hwp
 from retrieval.loaders import (
@@ -440,3 +442,23 @@ def test_a_hangul_section_inflating_past_the_cap_is_refused(
     monkeypatch.setattr(hwp, "MAX_SECTION_BYTES", 500)  # a zip or deflate bomb, scaled down
     with pytest.raises(CorruptFile, match=r"is over 500 bytes$"):
         load_bytes(data, name)
+
+
+def test_slack_sources_name_the_sheet_row_or_slide_after_the_file() -> None:
+    cited = [
+        Citation(
+            number=1,
+            title="宿泊上限",
+            source="docs/rates.xlsx",
+            score=1,
+            location="sheet 国内出張, row 2",
+        ),
+        Citation(number=2, title="VPN", source="docs/vpn.md", score=1),
+    ]
+    block = sources_block(cited, "ja")
+    assert block is not None
+    lines = block["elements"][0]["text"].split("\n")[1:]
+    assert lines == [
+        "*[1]* 宿泊上限 — `docs/rates.xlsx` (sheet 国内出張, row 2)",
+        "*[2]* VPN — `docs/vpn.md`",
+    ]
