@@ -22,6 +22,8 @@ from retrieval.loader_errors import CorruptFile, ProtectedDocument, UndecodableT
 
 #: Rows read from one sheet; past this the rest of the sheet is left out, with a note.
 MAX_ROWS_PER_SHEET = 5000
+#: Single-value rows above a header that are taken as captions; more make a one-column list.
+CAPTION_ROWS = 3
 #: Characters kept from one cell: a cell holding a whole document is not a table value.
 MAX_CELL_CHARS = 1000
 
@@ -54,10 +56,31 @@ def load_xlsx(data: bytes) -> Extracted:
 
 
 def _sheet_rows(sheet: str, rows: Iterable[tuple[Any, ...]]) -> tuple[list[Part], int]:
-    """The sheet's data rows as parts (the first non-empty row is the header), and its row count."""
+    """The sheet's data rows as parts, and its row count.
+
+    The header is the first row with two or more values; single-value rows above it (a
+    caption like "Rates 2025") stay as text. A sheet whose first CAPTION_ROWS rows all hold
+    one value is a one-column list, headed by its first row.
+    """
     header: list[str] | None = None
+    leading: list[tuple[int, list[str]]] = []  # single-value rows while no header is known
     parts: list[Part] = []
     total = 0
+
+    def add(number: int, values: list[str], header: list[str]) -> None:
+        header += [f"column {i}" for i in range(len(header) + 1, len(values) + 1)]
+        text = " | ".join(f"{header[i]}: {v}" for i, v in enumerate(values) if v)
+        parts.append(Part(text, "row", number, sheet))
+
+    def one_column() -> list[str]:
+        first = leading[0][1]
+        for number, values in leading[1:]:
+            add(number, values, first)
+        if len(leading) == 1:
+            parts.append(Part(" ".join(v for v in first if v), "row", leading[0][0], sheet))
+        leading.clear()
+        return first
+
     for number, row in enumerate(rows, 1):
         total = number
         if number > MAX_ROWS_PER_SHEET:
@@ -65,12 +88,18 @@ def _sheet_rows(sheet: str, rows: Iterable[tuple[Any, ...]]) -> tuple[list[Part]
         values = [_cell_text(cell) for cell in row]
         if not any(values):
             continue
-        if header is None:
+        if header is not None:
+            add(number, values, header)
+        elif sum(1 for v in values if v) >= 2:
+            parts += [Part(" ".join(filter(None, v)), "row", n, sheet) for n, v in leading]
+            leading.clear()
             header = [v or f"column {i}" for i, v in enumerate(values, 1)]
-            continue
-        header += [f"column {i}" for i in range(len(header) + 1, len(values) + 1)]
-        text = " | ".join(f"{header[i]}: {v}" for i, v in enumerate(values) if v)
-        parts.append(Part(text, "row", number, sheet))
+        else:
+            leading.append((number, values))
+            if len(leading) > CAPTION_ROWS:
+                header = one_column()
+    if leading:
+        one_column()
     return parts, total
 
 

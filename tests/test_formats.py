@@ -462,3 +462,25 @@ def test_slack_sources_name_the_sheet_row_or_slide_after_the_file() -> None:
         "*[1]* 宿泊上限 — `docs/rates.xlsx` (sheet 国内出張, row 2)",
         "*[2]* VPN — `docs/vpn.md`",
     ]
+
+
+def test_xlsx_caption_rows_above_the_header_stay_as_text() -> None:
+    doc = load_bytes(
+        _xlsx([["Taxi limits 2025"], [], ["City", "Limit"], ["Osaka", 5000]]), "caption.xlsx"
+    )
+    assert [(p.location, p.text) for p in doc.parts] == [
+        ("sheet Rates, row 1", "Taxi limits 2025"),
+        ("sheet Rates, row 4", "City: Osaka | Limit: 5000"),
+    ]
+
+
+@pytest.mark.parametrize("people", [1, 2, 10])
+def test_a_one_column_sheet_is_headed_by_its_first_row(people: int) -> None:
+    names = [f"Person {i}" for i in range(people)]
+    doc = load_bytes(_xlsx([["Name"], *([n] for n in names)]), "names.xlsx")
+    assert [p.text for p in doc.parts] == [f"Name: {n}" for n in names]
+    assert [p.number for p in doc.parts] == list(range(2, people + 2))
+
+
+def test_a_single_cell_sheet_is_its_text() -> None:
+    assert load_bytes(_xlsx([["Only note"]]), "note.xlsx").text == "Only note"
