@@ -16,7 +16,7 @@ from bot.cli import main
 from bot.models import Citation
 from bot.slack.render import sources_block
 from examples.hwp_writer import cfb_file, hwp_file, hwpx_file
-from retrieval import hwp
+from retrieval import hwp, office
 from retrieval.loaders import (
     CorruptFile,
     EmptyDocument,
@@ -484,3 +484,21 @@ def test_a_one_column_sheet_is_headed_by_its_first_row(people: int) -> None:
 
 def test_a_single_cell_sheet_is_its_text() -> None:
     assert load_bytes(_xlsx([["Only note"]]), "note.xlsx").text == "Only note"
+
+
+def test_a_sheet_cut_at_its_cap_is_indexed_and_reported_among_the_skips(
+    aws_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(office, "MAX_ROWS_PER_SHEET", 10)
+    folder = aws_env / "docs"
+    folder.mkdir()
+    (folder / "log.xlsx").write_bytes(_xlsx([["n", "event"]] + [[i, "login"] for i in range(30)]))
+    monkeypatch.setenv("INDEX_URI", str(aws_env / "index"))
+
+    assert main(["ingest", str(folder), "--offline", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == [f"{folder.as_posix()}/log.xlsx"]
+    assert report["skipped_by_cause"] == [
+        {"cause": "sheet too large", "count": 1, "examples": [f"{folder.as_posix()}/log.xlsx"]}
+    ]
+    assert report["chunks"] == 9  # rows 2-10, one chunk each
