@@ -1,7 +1,10 @@
 """Hangul Word Processor documents: HWP 5.x (OLE compound file) and HWPX (zip of XML).
 
-No maintained, licence-compatible reader was found (pyhwp is AGPL; the PyPI parsers are
-one-author projects a few months old), so this reads the text and nothing else:
+No reader was sound enough to depend on: pyhwp is AGPL-3.0 and its last release a 2020
+beta; the other PyPI parsers (gethwp, hwp-hwpx-parser, helper-hwp, extract-hwp) are young
+projects first released 2024-2026; LlamaIndex's HWPReader (in llama-index-readers-file,
+which pulls pandas) reads HWP 5 only and leaves the control codes in the text. So this
+reads the text and nothing else, with olefile (BSD) for the compound file:
 
 - HWP 5: the `FileHeader` stream says whether the body is compressed, password-protected
   or distribution-locked; each `BodyText/Section<n>` stream (raw deflate when compressed)
