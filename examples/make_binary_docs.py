@@ -377,12 +377,12 @@ def _with_fixed_zip_times(data: bytes, *, core_modified: dt.datetime | None = No
 # --- spreadsheets, slides, Hangul word processor, legacy encodings --------------------
 
 HOTEL_RATES = (
-    ("都市", "宿泊上限（1泊）", "日当", "備考"),
-    ("大阪", 13000, 2600, "梅田・難波エリア推奨"),
-    ("名古屋", 11000, 2400, ""),
-    ("福岡", 12000, 2400, "博多駅周辺"),
-    ("札幌", 12500, 2600, "冬季（12月〜2月）は上限+2,000円"),
-    ("ソウル出張", 150000, 5000, "単位はウォン（KRW）"),
+    ("都市", "宿泊上限（1泊）", "備考"),
+    ("大阪", 13000, "梅田・難波エリア推奨"),
+    ("名古屋", 11000, ""),
+    ("福岡", 12000, "博多駅周辺"),
+    ("札幌", 12500, "冬季（12月〜2月）は上限+2,000円"),
+    ("ソウル出張", 150000, "単位はウォン（KRW）"),
 )
 
 
@@ -394,14 +394,14 @@ def render_xlsx() -> bytes:
     sheet.title = "国内出張"
     for row in HOTEL_RATES:
         sheet.append(list(row))
-    for cells in sheet.iter_rows(min_row=2, min_col=2, max_col=3):
+    for cells in sheet.iter_rows(min_row=2, min_col=2, max_col=2):
         for cell in cells:
             cell.number_format = "#,##0"
     hidden = book.create_sheet("作業用")
     hidden.append(["メモ", "旧上限（廃止）"])
     hidden.append(["大阪", 9000])
     hidden.sheet_state = "hidden"
-    book.properties.title = "出張旅費規程 別表：宿泊上限と日当"
+    book.properties.title = "出張旅費規程 別表：国内出張の宿泊上限"
     book.properties.creator = AUTHOR
     book.properties.created = book.properties.modified = FIXED_TIME.replace(tzinfo=None)
     buffer = io.BytesIO()
