@@ -382,7 +382,7 @@ HOTEL_RATES = (
     ("名古屋", 11000, ""),
     ("福岡", 12000, "博多駅周辺"),
     ("札幌", 12500, "冬季（12月〜2月）は上限+2,000円"),
-    ("ソウル出張", 150000, "単位はウォン（KRW）"),
+    ("ソウル", 150000, "単位はウォン（KRW）"),
 )
 
 
@@ -391,7 +391,7 @@ def render_xlsx() -> bytes:
     not be indexed."""
     book = Workbook()
     sheet = book.active
-    sheet.title = "国内出張"
+    sheet.title = "宿泊上限"
     for row in HOTEL_RATES:
         sheet.append(list(row))
     for cells in sheet.iter_rows(min_row=2, min_col=2, max_col=2):
@@ -401,7 +401,7 @@ def render_xlsx() -> bytes:
     hidden.append(["メモ", "旧上限（廃止）"])
     hidden.append(["大阪", 9000])
     hidden.sheet_state = "hidden"
-    book.properties.title = "出張旅費規程 別表：国内出張の宿泊上限"
+    book.properties.title = "都市別の宿泊上限（東京オフィス）"
     book.properties.creator = AUTHOR
     book.properties.created = book.properties.modified = FIXED_TIME.replace(tzinfo=None)
     buffer = io.BytesIO()

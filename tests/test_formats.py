@@ -365,7 +365,7 @@ NEW_SAMPLES = {
     "ja/business-trip-hotel-limits.xlsx": (
         "大阪の宿泊上限はいくらですか？",
         "都市: 大阪 | 宿泊上限（1泊）: 13,000",
-        "sheet 国内出張, row 2",
+        "sheet 宿泊上限, row 2",
     ),
     "ko/orientation-deck.pptx": (
         "회의실 예약 후 체크인은 몇 분 안에 해야 해요?",
@@ -451,7 +451,7 @@ def test_slack_sources_name_the_sheet_row_or_slide_after_the_file() -> None:
             title="宿泊上限",
             source="docs/rates.xlsx",
             score=1,
-            location="sheet 国内出張, row 2",
+            location="sheet 宿泊上限, row 2",
         ),
         Citation(number=2, title="VPN", source="docs/vpn.md", score=1),
     ]
@@ -459,7 +459,7 @@ def test_slack_sources_name_the_sheet_row_or_slide_after_the_file() -> None:
     assert block is not None
     lines = block["elements"][0]["text"].split("\n")[1:]
     assert lines == [
-        "*[1]* 宿泊上限 — `docs/rates.xlsx` (sheet 国内出張, row 2)",
+        "*[1]* 宿泊上限 — `docs/rates.xlsx` (sheet 宿泊上限, row 2)",
         "*[2]* VPN — `docs/vpn.md`",
     ]
 

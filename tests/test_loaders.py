@@ -50,7 +50,7 @@ SAMPLE_DOCUMENTS = [
     ("ja/tokyo-office-guide.html", "html", "東京オフィス利用ガイド", "代々木公園"),
     ("ja/flextime-attendance.txt", "txt", "勤怠管理とフレックスタイム制度（東京オフィス）",
      "月45時間"),
-    ("ja/business-trip-hotel-limits.xlsx", "xlsx", "出張旅費規程 別表：国内出張の宿泊上限",
+    ("ja/business-trip-hotel-limits.xlsx", "xlsx", "都市別の宿泊上限（東京オフィス）",
      "都市: 大阪 | 宿泊上限（1泊）: 13,000"),
     ("ko/orientation-deck.pptx", "pptx", "신입사원 오리엔테이션 (서울)", "15분 안에 체크인"),
     ("ko/family-event-leave.hwp", "hwp", "경조사 휴가 규정", "배우자 출산 | 10일"),
