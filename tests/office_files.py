@@ -9,6 +9,7 @@ from pptx import Presentation
 
 
 def xlsx_file(rows: list[list[object]], *, hidden: list[list[object]] | None = None) -> bytes:
+    """One visible sheet "Rates" holding `rows`; with `hidden`, a hidden sheet "Scratch" too."""
     book = Workbook()
     sheet = book.active
     sheet.title = "Rates"
@@ -25,6 +26,7 @@ def xlsx_file(rows: list[list[object]], *, hidden: list[list[object]] | None = N
 
 
 def pptx_file() -> bytes:
+    """Three slides: two with title and body (one with speaker notes), then a blank one."""
     deck = Presentation()
     for title, body, notes in [
         ("Welcome", "Hanbit Cloud onboarding", ""),
