@@ -161,7 +161,8 @@ def _print_sources(answer: Answer) -> None:
     if answer.citations:
         print(f"\n{message('sources', answer.language)}:")
         for citation in answer.citations:
-            print(f"  [{citation.number}] {citation.title} — {citation.source}")
+            where = f" ({citation.location})" if citation.location else ""
+            print(f"  [{citation.number}] {citation.title} — {citation.source}{where}")
 
 
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
@@ -272,4 +273,7 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         print(report.summary())
         for skipped in report.skipped:
             print(f"  skipped {skipped.key}: {skipped.reason}")
+        if report.skipped:  # the last lines, where a long run's reader looks
+            print("Skipped, by cause:")
+            print("\n".join(f"  {line}" for line in report.skip_lines()))
     return 0

@@ -63,6 +63,7 @@ class Passage(_Frozen):
     language: str
     collection: str = PUBLIC_COLLECTION
     score: float = 0.0
+    location: str = ""  # within the source: "slide 3", "sheet Rates, row 5"
 
 
 class Citation(_Frozen):
@@ -74,6 +75,7 @@ class Citation(_Frozen):
     score: float
     language: str = "en"
     node_id: str = ""
+    location: str = ""  # within the source: "slide 3", "sheet Rates, row 5"
 
 
 class ModelCall(_Frozen):
@@ -129,6 +131,7 @@ class Answer(_Frozen):
                     "number": c.number,
                     "title": c.title,
                     "source": c.source,
+                    **({"location": c.location} if c.location else {}),
                     "score": round(c.score, 4),
                 }
                 for c in self.citations

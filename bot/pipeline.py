@@ -169,6 +169,7 @@ class AnswerStream:
                 score=self.passages[n - 1].score,
                 language=self.passages[n - 1].language,
                 node_id=self.passages[n - 1].node_id,
+                location=self.passages[n - 1].location,
             )
             for n in numbers
         )

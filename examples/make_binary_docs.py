@@ -1,4 +1,5 @@
-"""Write the PDF and DOCX documents of the sample corpus into examples/docs/.
+"""Write the binary documents of the sample corpus into examples/docs/: PDF and DOCX, the
+spreadsheet, slide deck and Hangul (HWP, HWPX) files, and the texts in legacy encodings.
 
 The generated files are committed; run this again only after editing the text below:
 
@@ -12,12 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from docx import Document
+from hwp_writer import hwp_file, hwpx_file  # type: ignore[import-not-found]
+from openpyxl import Workbook
+from pptx import Presentation
+from pptx.util import Inches, Pt
 from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -348,22 +354,183 @@ def render_docx(doc: BinaryDoc) -> bytes:
     return _with_fixed_zip_times(buffer.getvalue())
 
 
-def _with_fixed_zip_times(data: bytes) -> bytes:
-    """Rewrite a zip so every entry has the same timestamp (python-docx uses 'now')."""
+def _with_fixed_zip_times(data: bytes, *, core_modified: dt.datetime | None = None) -> bytes:
+    """Rewrite a zip so every entry has the same timestamp (python-docx uses 'now'); with
+    `core_modified`, also the document's modified date (openpyxl stamps 'now' on save)."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
             fixed = zipfile.ZipInfo(info.filename, date_time=(2025, 3, 1, 9, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(fixed, src.read(info.filename))
+            content = src.read(info.filename)
+            if core_modified is not None and info.filename == "docProps/core.xml":
+                stamp = core_modified.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                content = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp + rb"\g<2>",
+                    content,
+                )
+            dst.writestr(fixed, content)
     return out.getvalue()
 
 
+# --- spreadsheets, slides, Hangul word processor, legacy encodings --------------------
+
+HOTEL_RATES = (
+    ("都市", "宿泊上限（1泊）", "備考"),
+    ("大阪", 13000, "梅田・難波エリア推奨"),
+    ("名古屋", 11000, ""),
+    ("福岡", 12000, "博多駅周辺"),
+    ("札幌", 12500, "冬季（12月〜2月）は上限+2,000円"),
+    ("ソウル", 150000, "単位はウォン（KRW）"),
+)
+
+
+def render_xlsx() -> bytes:
+    """Domestic business-trip hotel limits for Tokyo staff; a hidden scratch sheet must
+    not be indexed."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "宿泊上限"
+    for row in HOTEL_RATES:
+        sheet.append(list(row))
+    for cells in sheet.iter_rows(min_row=2, min_col=2, max_col=2):
+        for cell in cells:
+            cell.number_format = "#,##0"
+    hidden = book.create_sheet("作業用")
+    hidden.append(["メモ", "旧上限（廃止）"])
+    hidden.append(["大阪", 9000])
+    hidden.sheet_state = "hidden"
+    book.properties.title = "都市別の宿泊上限（東京オフィス）"
+    book.properties.creator = AUTHOR
+    book.properties.created = book.properties.modified = FIXED_TIME.replace(tzinfo=None)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return _with_fixed_zip_times(buffer.getvalue(), core_modified=FIXED_TIME)
+
+
+SLIDES = (
+    ("신입사원 오리엔테이션", "한빛클라우드에 오신 것을 환영합니다.", ""),
+    (
+        "회의실 예약",
+        "회의실은 RoomFinder 앱에서 최대 2주 전까지 예약할 수 있습니다.\n"
+        "서울 오피스에서는 한 번에 최대 3시간까지 예약할 수 있습니다.",
+        "예약 후 15분 안에 체크인하지 않으면 예약이 자동으로 취소됩니다.",
+    ),
+    (
+        "사내 도서관",
+        "12층 라운지의 사내 도서관에서 책을 한 번에 3권, 3주 동안 빌릴 수 있습니다.",
+        "희망 도서는 #help-library 채널에 신청하세요.",
+    ),
+)
+
+
+def render_pptx() -> bytes:
+    """A Korean onboarding deck; one fact lives only in the speaker notes."""
+    deck = Presentation()
+    deck.core_properties.title = "신입사원 오리엔테이션 (서울)"
+    deck.core_properties.author = AUTHOR
+    deck.core_properties.created = deck.core_properties.modified = FIXED_TIME.replace(tzinfo=None)
+    deck.core_properties.last_modified_by = AUTHOR
+    deck.core_properties.revision = 1
+    for title, body, notes in SLIDES:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text_frame.text = body
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    box = deck.slides[0].shapes.add_textbox(Inches(1), Inches(6), Inches(6), Inches(1))
+    box.text_frame.text = "문의: 피플팀 #help-people"
+    box.text_frame.paragraphs[0].runs[0].font.size = Pt(14)
+    buffer = io.BytesIO()
+    deck.save(buffer)
+    return _with_fixed_zip_times(buffer.getvalue())
+
+
+CONDOLENCE_HWP = (
+    "경조사 휴가 규정",
+    "직원 본인의 경조사에는 아래와 같이 유급 경조사 휴가를 줍니다. 휴가는 경조사 발생일로부터 "
+    "30일 안에 PeopleHub에서 신청합니다.",
+    (
+        ("구분", "휴가 일수"),
+        ("배우자 출산", "10일"),
+        ("자녀 결혼", "1일"),
+        ("형제자매 결혼", "1일"),
+        ("조부모 사망", "3일"),
+    ),
+    "본인 결혼과 부모·배우자 사망의 휴가와 경조금은 복리후생 안내를 따릅니다.",
+)
+
+SECURITY_HWPX = (
+    "문서 보안 등급 기준",
+    "모든 사내 문서는 작성할 때 보안 등급을 표시합니다.",
+    (
+        ("등급", "의미", "외부 공유"),
+        ("공개", "누구나 볼 수 있음", "가능"),
+        ("사내", "임직원만", "NDA 체결 후 가능"),
+        ("대외비", "관련 부서만", "보안팀 승인 필요"),
+        ("극비", "지정된 사람만", "불가"),
+    ),
+    "대외비 문서를 외부에 보내려면 보안팀(#security-alerts)의 사전 승인이 필요합니다.",
+)
+
+# Plain texts saved in the legacy encoding their teams still use.
+LEGACY_TEXTS = (
+    (
+        "ko/shuttle-bus.txt",
+        "cp949",
+        "출퇴근 셔틀버스 안내\n\n"
+        "서울 본사 출근 셔틀은 평일 오전 8시 10분과 8시 40분에 수서역 6번 출구에서 출발합니다.\n"
+        "퇴근 셔틀은 오후 6시 30분에 본사 정문에서 출발합니다.\n"
+        "셔틀 좌석은 사내 앱에서 전날 오후 9시까지 예약해야 합니다.\n",
+    ),
+    (
+        "ja/office-cafe.txt",
+        "shift_jis",
+        "社内カフェ「ほしカフェ」のご案内\n\n"
+        "東京オフィス8階の社内カフェは平日10時から17時まで営業しています。\n"
+        "コーヒーは1杯100円で、社員証で支払います。毎週金曜日はスイーツが無料です。\n",
+    ),
+    (
+        "zh/china-support-guide.txt",
+        "gb18030",
+        "中国客户支持指南\n\n"
+        "中国大陆客户的工单由上海合作伙伴华星科技负责处理。\n"
+        "工作日北京时间九点至十八点提供中文电话支持，客服热线是四零零八二零零一九九。\n"
+        "紧急故障请在工单中选择一级优先级，华星科技会在三十分钟内回复。\n",
+    ),
+    (
+        "zh/taiwan-partner.txt",
+        "big5",
+        "台灣經銷商合作說明\n\n"
+        "台灣的客戶由經銷商福爾摩沙軟體負責銷售與在地化支援。\n"
+        "經銷商的聯絡信箱是 tw-partner@novadesk.example，營業時間為週一至週五上午九點到下午六點。\n"
+        "台灣客戶可以用新台幣付款，價格每年一月調整一次。\n",
+    ),
+)
+
+
+def render_others() -> dict[str, bytes]:
+    files = {
+        "ja/business-trip-hotel-limits.xlsx": render_xlsx(),
+        "ko/orientation-deck.pptx": render_pptx(),
+        "ko/family-event-leave.hwp": hwp_file(CONDOLENCE_HWP),
+        "ko/document-security-levels.hwpx": hwpx_file(SECURITY_HWPX[0], SECURITY_HWPX),
+    }
+    for path, encoding, text in LEGACY_TEXTS:
+        files[path] = text.encode(encoding)
+    return files
+
+
 def main() -> None:
-    for doc in DOCS:
-        target = DOCS_DIR / doc.path
+    outputs = {
+        doc.path: (render_pdf(doc) if doc.path.endswith(".pdf") else render_docx(doc))
+        for doc in DOCS
+    }
+    outputs.update(render_others())
+    for path, data in outputs.items():
+        target = DOCS_DIR / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        data = render_pdf(doc) if target.suffix == ".pdf" else render_docx(doc)
         target.write_bytes(data)
         print(f"wrote {target.relative_to(DOCS_DIR.parent)} ({len(data):,} bytes)")
 

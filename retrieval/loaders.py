@@ -1,4 +1,5 @@
-"""Turn document bytes (md, txt, html, pdf, docx, csv, json) into a title and plain text.
+"""Turn document bytes (md, txt, html, pdf, docx, csv, json, xlsx, pptx, hwp, hwpx) into a
+title and plain text; spreadsheets and slide decks also into located parts (rows, slides).
 
 Every failure is a `LoaderError` whose message is a short reason fit for an ingest
 report ("could not read PDF: file is damaged"), never a parser traceback.
@@ -6,7 +7,6 @@ report ("could not read PDF: file is damaged"), never a parser traceback.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -23,6 +23,32 @@ from docx import Document
 from docx.table import Table, _Cell
 from pypdf import PageObject, PdfReader
 
+from retrieval import hwp, office
+from retrieval.encoding import decode_text
+from retrieval.extracted import Extracted, Part
+from retrieval.loader_errors import (
+    CorruptFile,
+    EmptyDocument,
+    LoaderError,
+    ProtectedDocument,
+    UndecodableText,
+    UnsupportedFormat,
+)
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "CorruptFile",
+    "EmptyDocument",
+    "LoadedDocument",
+    "LoaderError",
+    "Part",
+    "ProtectedDocument",
+    "UndecodableText",
+    "UnsupportedFormat",
+    "load_bytes",
+    "load_path",
+]
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,28 +56,16 @@ logger = logging.getLogger(__name__)
 class LoadedDocument:
     title: str
     text: str  # paragraphs separated by blank lines
-    format: str  # "md" | "txt" | "html" | "pdf" | "docx" | "csv" | "json"
-
-
-class LoaderError(Exception):
-    """A document could not be loaded; the message is a short human reason."""
-
-
-class UnsupportedFormat(LoaderError): ...
-
-
-class CorruptFile(LoaderError): ...
-
-
-class EmptyDocument(LoaderError): ...
-
-
-class UndecodableText(LoaderError): ...
+    format: str  # "md" | "txt" | "html" | "pdf" | "docx" | "csv" | "json" | "xlsx" | ...
+    encoding: str = ""  # the text formats: the encoding the bytes were decoded from
+    parts: tuple[Part, ...] = ()  # rows and slides, each with its place for citations
+    notes: tuple[str, ...] = ()  # what was left out of a loaded document, and why
 
 
 _FORMATS = {
     ".md": "md", ".markdown": "md", ".txt": "txt", ".html": "html", ".htm": "html",
-    ".pdf": "pdf", ".docx": "docx", ".csv": "csv", ".json": "json",
+    ".pdf": "pdf", ".docx": "docx", ".csv": "csv", ".json": "json", ".xlsx": "xlsx",
+    ".pptx": "pptx", ".hwp": "hwp", ".hwpx": "hwpx",
 }  # fmt: skip
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_FORMATS)
 
@@ -90,20 +104,32 @@ def load_bytes(data: bytes, name: str) -> LoadedDocument:
     if not data.strip():
         raise EmptyDocument("file is empty")
     try:
-        title, text = _EXTRACTORS[fmt](data)
+        extracted = _EXTRACTORS[fmt](data)
     except LoaderError:
         raise
     except Exception as exc:  # parsers raise anything on malformed input; report, don't crash
         logger.debug("could not parse %s", name, exc_info=True)
         raise CorruptFile(f"could not read {fmt.upper()}: file is damaged") from exc
-    text = unicodedata.normalize("NFC", text)
+    title = extracted.title
+    text = unicodedata.normalize("NFC", extracted.text)
     if not text:
         reason = "no extractable text (scanned PDF?)" if fmt == "pdf" else "no extractable text"
         raise EmptyDocument(reason)
     title = " ".join(unicodedata.normalize("NFC", title).split())[:200]
     if title.lower() in _PLACEHOLDER_TITLES:
         title = ""
-    return LoadedDocument(title=title or PurePosixPath(name).stem, text=text, format=fmt)
+    parts = tuple(
+        Part(unicodedata.normalize("NFC", p.text), p.unit, p.number, p.sheet)
+        for p in extracted.parts
+    )
+    return LoadedDocument(
+        title=title or PurePosixPath(name).stem,
+        text=text,
+        format=fmt,
+        encoding=extracted.encoding,
+        parts=parts,
+        notes=extracted.notes,
+    )
 
 
 def _format_of(name: str) -> str:
@@ -122,48 +148,34 @@ def _tidy(text: str, *, collapse_spaces: bool) -> str:
     return _EXTRA_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM) or UTF-16 with a BOM; anything else is refused, not guessed."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding, label = "utf-16", "UTF-16"
-    else:
-        encoding, label = "utf-8-sig", "UTF-8"
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise UndecodableText(f"not valid {label} text") from exc
-    if "\x00" in text:  # UTF-16 without a BOM decodes as "valid" UTF-8 full of NULs
-        raise UndecodableText("not valid UTF-8 text (binary data or UTF-16 without a BOM?)")
-    return text
+def _decode(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
+    """The text and the encoding it was decoded from (see `retrieval.encoding`)."""
+    decoded = decode_text(data, declared=declared)
+    return decoded.text, decoded.encoding
 
 
-def _load_markdown(data: bytes) -> tuple[str, str]:
-    text = _tidy(_decode(data), collapse_spaces=False)
+def _load_markdown(data: bytes) -> Extracted:
+    raw, encoding = _decode(data)
+    text = _tidy(raw, collapse_spaces=False)
     in_code = False
     for line in text.split("\n"):
         if line.lstrip().startswith(("```", "~~~")):
             in_code = not in_code
         elif not in_code and (match := _MARKDOWN_H1.fullmatch(line)):
-            return match.group(1), text
-    return "", text
+            return Extracted(match.group(1), text, encoding=encoding)
+    return Extracted("", text, encoding=encoding)
 
 
-def _load_text(data: bytes) -> tuple[str, str]:
-    text = _tidy(_decode(data), collapse_spaces=False)
-    return text.split("\n", 1)[0], text
+def _load_text(data: bytes) -> Extracted:
+    raw, encoding = _decode(data)
+    text = _tidy(raw, collapse_spaces=False)
+    return Extracted(text.split("\n", 1)[0], text, encoding=encoding)
 
 
-def _load_html(data: bytes) -> tuple[str, str]:
-    try:
-        markup = _decode(data)
-    except UndecodableText:
-        declared = EncodingDetector.find_declared_encoding(data, is_html=True)
-        if not declared:
-            raise
-        try:  # a legacy page that says what it is (e.g. <meta charset="euc-kr">)
-            markup = data.decode(declared)
-        except (LookupError, UnicodeDecodeError):
-            raise UndecodableText(f"not valid {declared} text, as the page declares") from None
+def _load_html(data: bytes) -> Extracted:
+    # A legacy page that says what it is (<meta charset="euc-kr">) is taken at its word.
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True)
+    markup, encoding = _decode(data, declared=declared)
     soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text() if soup.title else ""
     for tag in soup.find_all(_HTML_DROPPED):
@@ -186,16 +198,16 @@ def _load_html(data: bytes) -> tuple[str, str]:
         "\n".join(filter(None, (" ".join(line.split()) for line in block.split(_LINE))))
         for block in flat.split(_PARA)
     )
-    return title, _tidy("\n\n".join(paragraphs), collapse_spaces=True)
+    return Extracted(title, _tidy("\n\n".join(paragraphs), collapse_spaces=True), encoding=encoding)
 
 
-def _load_pdf(data: bytes) -> tuple[str, str]:
+def _load_pdf(data: bytes) -> Extracted:
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted and not reader.decrypt(""):
-        raise CorruptFile("could not read PDF: it is password-protected")
+        raise ProtectedDocument("password-protected: could not read PDF")
     pages = [_pdf_page_text(page) for page in reader.pages]
     title = reader.metadata.title if reader.metadata else None
-    return title or "", _tidy("\n\n".join(pages), collapse_spaces=True)
+    return Extracted(title or "", _tidy("\n\n".join(pages), collapse_spaces=True))
 
 
 def _pdf_page_text(page: PageObject) -> str:
@@ -207,7 +219,7 @@ def _pdf_page_text(page: PageObject) -> str:
         return page.extract_text()
 
 
-def _load_docx(data: bytes) -> tuple[str, str]:
+def _load_docx(data: bytes) -> Extracted:
     document = Document(io.BytesIO(data))
     blocks: list[str] = []
     in_list = False
@@ -225,7 +237,7 @@ def _load_docx(data: bytes) -> tuple[str, str]:
             blocks.append(item.text)
             in_list = False
     title = document.core_properties.title or ""
-    return title, _tidy("\n\n".join(blocks), collapse_spaces=True)
+    return Extracted(title, _tidy("\n\n".join(blocks), collapse_spaces=True))
 
 
 def _docx_row(cells: Sequence[_Cell]) -> str:
@@ -234,35 +246,40 @@ def _docx_row(cells: Sequence[_Cell]) -> str:
     return " | ".join(" ".join(cell.text.split()) for cell in unique)
 
 
-def _load_csv(data: bytes) -> tuple[str, str]:
-    text = _decode(data)
+def _load_csv(data: bytes) -> Extracted:
+    text, encoding = _decode(data)
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max(",;\t", key=first_line.count)  # ties go to the comma
     rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if "".join(r).strip()]
     if not rows:
-        return "", ""
+        return Extracted("", "", encoding=encoding)
     header = [h.strip() or f"column {i}" for i, h in enumerate(rows[0], 1)]
     header += [f"column {i}" for i in range(len(header) + 1, max(map(len, rows)) + 1)]
     records = (
         "\n".join(f"{header[i]}: {v.strip()}" for i, v in enumerate(row) if v.strip())
         for row in rows[1:]
     )
-    return "", _tidy("\n\n".join(records), collapse_spaces=False)
+    return Extracted("", _tidy("\n\n".join(records), collapse_spaces=False), encoding=encoding)
 
 
-def _load_json(data: bytes) -> tuple[str, str]:
+def _load_json(data: bytes) -> Extracted:
+    raw, encoding = _decode(data)
     try:
-        value = json.loads(_decode(data))
+        value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise CorruptFile(f"not valid JSON: {exc.msg} at line {exc.lineno}") from exc
     if value in (None, "", [], {}):
-        return "", ""
+        return Extracted("", "", encoding=encoding)
     title = value.get("title") if isinstance(value, dict) else None
     text = json.dumps(value, indent=2, ensure_ascii=False)
-    return title if isinstance(title, str) else "", _tidy(text, collapse_spaces=False)
+    return Extracted(
+        title if isinstance(title, str) else "",
+        _tidy(text, collapse_spaces=False),
+        encoding=encoding,
+    )
 
 
-_EXTRACTORS: dict[str, Callable[[bytes], tuple[str, str]]] = {
+_EXTRACTORS: dict[str, Callable[[bytes], Extracted]] = {
     "md": _load_markdown,
     "txt": _load_text,
     "html": _load_html,
@@ -270,4 +287,8 @@ _EXTRACTORS: dict[str, Callable[[bytes], tuple[str, str]]] = {
     "docx": _load_docx,
     "csv": _load_csv,
     "json": _load_json,
+    "xlsx": office.load_xlsx,
+    "pptx": office.load_pptx,
+    "hwp": hwp.load_hwp,
+    "hwpx": hwp.load_hwpx,
 }

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import multiprocessing
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -31,8 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import TextNode
+from llama_index.core.utils import get_tokenizer
 
 from retrieval.embedding import DocumentEmbeddings, Embedder, Progress
+from retrieval.extracted import Part, location_of
 from retrieval.loaders import LoadedDocument
 from retrieval.sources import Skipped, Source, SourceObject, read_documents
 
@@ -42,6 +45,9 @@ CHUNK_OVERLAP = 40
 GROUPS_IN_FLIGHT = 2
 #: Fewer documents than this are parsed in threads: a process pool takes ~1 s to start.
 PARSER_POOL_MIN_DOCUMENTS = 64
+#: Sheets with at most this many rows get a chunk (and an embedding call) per row; larger
+#: ones pack rows into chunks, so a 5,000-row sheet costs hundreds of calls, not thousands.
+ROW_CHUNKS_MAX_ROWS = 200
 
 Group = list[tuple[SourceObject, list[TextNode]]]
 
@@ -74,7 +80,11 @@ def chunk(
     collection: str,
 ) -> list[TextNode]:
     language = detect_language(document.text[:3000])
-    pieces = [c for c in splitter.split_text(document.text) if c.strip()]
+    if document.parts:
+        pieces = _located_pieces(document.parts, splitter)
+    else:
+        pieces = [(c, "") for c in splitter.split_text(document.text) if c.strip()]
+    extra = {"encoding": document.encoding} if document.encoding else {}
     return [
         TextNode(
             id_=node_id(obj.key, index),
@@ -87,10 +97,46 @@ def chunk(
                 "format": document.format,
                 "fingerprint": obj.fingerprint,
                 "last_modified": obj.last_modified,
+                **extra,
+                **({"location": location} if location else {}),
             },
         )
-        for index, piece in enumerate(pieces)
+        for index, (piece, location) in enumerate(pieces)
     ]
+
+
+def _located_pieces(parts: tuple[Part, ...], splitter: SentenceSplitter) -> list[tuple[str, str]]:
+    """Chunks that each keep their place: a slide is its own chunk (split if long); each row
+    of a sheet of up to ROW_CHUNKS_MAX_ROWS rows too, so a citation names the row; rows of a
+    larger sheet share chunks while they fit. Row chunks are headed by the sheet's name."""
+    count = get_tokenizer()
+    rows_per_sheet = Counter(p.sheet for p in parts if p.unit == "row")
+    budget = CHUNK_SIZE - 20  # room for the sheet name heading
+    pieces: list[tuple[str, str]] = []
+    run: list[Part] = []
+    used = 0
+
+    def flush() -> None:
+        nonlocal used
+        if run:
+            text = run[0].sheet + "\n" + "\n".join(p.text for p in run)
+            pieces.extend((c, location_of(run[0], run[-1])) for c in splitter.split_text(text))
+        run.clear()
+        used = 0
+
+    for part in parts:
+        size = len(count(part.text)) + 1
+        if part.unit != "row":
+            flush()
+            pieces.extend((c, part.location) for c in splitter.split_text(part.text) if c.strip())
+            continue
+        alone = rows_per_sheet[part.sheet] <= ROW_CHUNKS_MAX_ROWS
+        if run and (run[0].sheet != part.sheet or alone or used + size > budget):
+            flush()
+        run.append(part)
+        used += size
+    flush()
+    return [(text, location) for text, location in pieces if text.strip()]
 
 
 class _GroupEmbedder:
@@ -184,6 +230,8 @@ def load_and_embed(
                 if isinstance(document, Skipped):
                     loaded.skipped.append(document)
                 else:
+                    # Parts left out of a loaded document (a sheet cut at its row cap).
+                    loaded.skipped += [Skipped(obj.key, note) for note in document.notes]
                     nodes = chunk(obj, document, splitter, detect_language, collection)
                     if nodes:
                         group.append((obj, nodes))

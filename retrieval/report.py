@@ -2,9 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from retrieval.sources import Skipped
+
+#: Example paths shown for each cause of skipping.
+EXAMPLES_PER_CAUSE = 3
+# A reason is "cause: detail" or "cause (detail)"; the cause groups, the detail varies.
+_DETAIL = re.compile(r"\s*(?::|\(|;).*$", re.DOTALL)
+
+
+def skip_cause(reason: str) -> str:
+    """The part of a skip reason that names its cause: "too large (3 MB > 2 MB)" -> "too large"."""
+    return _DETAIL.sub("", reason).strip() or reason
+
+
+@dataclass(frozen=True)
+class SkipGroup:
+    cause: str
+    count: int
+    examples: tuple[str, ...]
+
+
+def group_skips(skipped: list[Skipped]) -> list[SkipGroup]:
+    """Skips grouped by cause, largest group first, each with up to three example paths."""
+    groups: dict[str, list[str]] = {}
+    for item in skipped:
+        groups.setdefault(skip_cause(item.reason), []).append(item.key)
+    ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    return [
+        SkipGroup(cause, len(keys), tuple(keys[:EXAMPLES_PER_CAUSE])) for cause, keys in ordered
+    ]
+
+
+def skip_summary_lines(skipped: list[Skipped]) -> list[str]:
+    """One line per cause: "3 skipped: unsupported file type .xls (a.xls, b.xls, c.xls)"."""
+    lines = []
+    for group in group_skips(skipped):
+        more = ", …" if group.count > len(group.examples) else ""
+        lines.append(f"{group.count} skipped: {group.cause} ({', '.join(group.examples)}{more})")
+    return lines
 
 
 @dataclass
@@ -37,6 +75,10 @@ class IngestReport:
             f"in {self.seconds:.1f}s"
         )
 
+    def skip_lines(self) -> list[str]:
+        """The closing note of an ingest: skip reasons grouped by cause (empty if none)."""
+        return skip_summary_lines(self.skipped)
+
     def to_json_dict(self) -> dict[str, object]:
         return {
             "source": self.source,
@@ -46,6 +88,10 @@ class IngestReport:
             "unchanged": self.unchanged,
             "deleted": self.deleted,
             "skipped": [{"key": s.key, "reason": s.reason} for s in self.skipped],
+            "skipped_by_cause": [
+                {"cause": g.cause, "count": g.count, "examples": list(g.examples)}
+                for g in group_skips(self.skipped)
+            ],
             "chunks": self.chunks,
             "embedding_calls": self.embedding_calls,
             "version": self.version,

@@ -87,6 +87,7 @@ class HybridRetriever:
                     language=str(meta.get("language", "")),
                     collection=str(meta.get("collection", "public")),
                     score=hit.score,
+                    location=str(meta.get("location", "")),
                 )
             )
         return passages

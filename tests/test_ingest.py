@@ -98,14 +98,14 @@ def test_bad_files_are_skipped_with_their_reason_and_the_rest_ingested(
     settings: Settings, docs: Path, store: LocalIndexStore
 ) -> None:
     (docs / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> trailer garbage")
-    (docs / "budget.xlsx").write_bytes(b"PK\x03\x04 not really")
+    (docs / "budget.xls").write_bytes(b"PK\x03\x04 not really")
     (docs / "legacy.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1") + b"\xff\xfe\x00")
 
     report = run(settings, docs, store, online=False)
 
     reasons = {Path(s.key).name: s.reason for s in report.skipped}
-    assert set(reasons) == {"broken.pdf", "budget.xlsx", "legacy.txt"}
-    assert "unsupported file type .xlsx" in reasons["budget.xlsx"]
+    assert set(reasons) == {"broken.pdf", "budget.xls", "legacy.txt"}
+    assert "unsupported file type .xls" in reasons["budget.xls"]
     assert "PDF" in reasons["broken.pdf"]
     assert report.published and len(report.added) == len(list(docs.iterdir())) - 3
 

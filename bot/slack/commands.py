@@ -19,7 +19,14 @@ from bot.messages import message
 from bot.models import Question
 from bot.slack.conversation import Conversation
 from bot.slack.inflight import InFlight
-from bot.slack.render import SafeStream, feedback_block, section_blocks, sources_block, to_mrkdwn
+from bot.slack.render import (
+    SafeStream,
+    feedback_block,
+    neutralize,
+    section_blocks,
+    sources_block,
+    to_mrkdwn,
+)
 from bot.state import StateStore
 from bot.wiring import Components
 
@@ -298,15 +305,14 @@ class Commands:
             if report.published:
                 await asyncio.to_thread(self._c.index.refresh)
             lines = [f"✅ {report.summary()}"]
-            lines += [f"• skipped `{s.key}`: {s.reason}" for s in report.skipped[:15]]
-            if len(report.skipped) > 15:
-                lines.append(f"• … and {len(report.skipped) - 15} more skipped")
+            lines += [f"• {neutralize(line)}" for line in report.skip_lines()]
             summary = "\n".join(lines)
             await self._state.put(
                 "ingest",
                 "last",
                 {
                     "summary": report.summary(),
+                    "skipped_by_cause": report.skip_lines(),
                     "by": user,
                     "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 },

@@ -92,6 +92,7 @@ async def home_blocks(
             f"Last ingest: {neutralize(str(last.get('finished', '?')))}{by} — "
             f"{neutralize(str(last.get('summary', '')))}"
         )
+        lines += [f"• {neutralize(str(line))}" for line in last.get("skipped_by_cause") or []]
     else:
         lines.append("No ingest recorded yet: run `/ingest`.")
     try:

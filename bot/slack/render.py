@@ -122,6 +122,7 @@ def sources_block(citations: Sequence[Citation], language: str) -> dict[str, Any
         return None
     lines = [
         f"*[{c.number}]* {neutralize(c.title)} — `{neutralize(c.source)}`"
+        + (f" ({neutralize(c.location)})" if c.location else "")
         for c in citations[:MAX_SOURCES]
     ]
     text = f"*{message('sources', language)}*\n" + "\n".join(lines)
