@@ -1,0 +1,173 @@
+"""What was said in a thread, kept from the events the bot receives.
+
+Slack sends the bot every message of the threads it is in, so the turns a follow-up refers
+to are already known: they live in the state store (bounded by the history token budget,
+newest kept), together with the bot's own answers. `conversations.replies` is read only to
+rebuild a thread the store does not know (a restart with the in-memory store, or an expired
+record). Apps not approved for the Marketplace may call it once a minute for 15 messages,
+so the rebuild asks for the newest window of the thread, at most once a minute per task,
+and goes without history rather than wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.condense import trim_history
+from bot.models import Turn
+from bot.state import StateStore
+
+log = logging.getLogger(__name__)
+
+KIND = "thread_memory"
+#: A thread quiet for a week is rebuilt from Slack if it comes back.
+MEMORY_TTL_S = 7 * 24 * 3600
+#: Slack's cap for apps not approved for the Marketplace (15 messages, 1 call a minute).
+REBUILD_LIMIT = 15
+REBUILD_INTERVAL_S = 60.0
+#: How far back a rebuild reads: `conversations.replies` returns the oldest replies first,
+#: so the newest turns are reached by a time window ending at the new message.
+REBUILD_WINDOW_S = 6 * 3600
+_MAX_TURN_CHARS = 4000
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+Clock = Callable[[], float]
+
+
+def strip_mentions(text: str) -> str:
+    return _MENTION.sub(" ", text or "").strip()
+
+
+def _key(channel: str, thread_ts: str) -> str:
+    return f"{channel}:{thread_ts}"
+
+
+class ThreadMemory:
+    def __init__(
+        self,
+        *,
+        state: StateStore,
+        budget_tokens: int,
+        clock: Clock = time.monotonic,
+        rebuild_interval_s: float = REBUILD_INTERVAL_S,
+    ) -> None:
+        self._state = state
+        self._budget = budget_tokens
+        self._clock = clock
+        self._interval = rebuild_interval_s
+        self._last_rebuild: float | None = None
+
+    async def turns(self, channel: str, thread_ts: str) -> tuple[Turn, ...] | None:
+        """The remembered turns, oldest first; None when the store does not know the thread."""
+        record = await self._state.get(KIND, _key(channel, thread_ts))
+        if record is None:
+            return None
+        return tuple(Turn.model_validate(_turn(t)) for t in record.get("turns") or [])
+
+    async def record(
+        self, channel: str, thread_ts: str, turn: Turn, *, ts: str | None = None
+    ) -> None:
+        """Add a turn (a redelivered message with a known `ts` is added once)."""
+        await self.extend(channel, thread_ts, [(turn, ts)])
+
+    async def extend(
+        self, channel: str, thread_ts: str, turns: list[tuple[Turn, str | None]]
+    ) -> None:
+        # Read-modify-write: two messages of one thread landing in the same instant may
+        # lose one turn of context, which costs less than a write per turn to list back.
+        record = await self._state.get(KIND, _key(channel, thread_ts)) or {}
+        stored: list[dict[str, Any]] = list(record.get("turns") or [])
+        seen = {t.get("ts") for t in stored if t.get("ts")}
+        for turn, ts in turns:
+            if ts is not None and ts in seen:
+                continue
+            text = turn.text[: min(_MAX_TURN_CHARS, max(self._budget, 1) * 4)]
+            stored.append({"role": turn.role, "text": text, "user": turn.user, "ts": ts})
+            if ts is not None:
+                seen.add(ts)
+        kept = trim_history([Turn.model_validate(_turn(t)) for t in stored], self._budget)
+        await self._state.put(
+            KIND,
+            _key(channel, thread_ts),
+            {"turns": stored[len(stored) - len(kept) :]},
+            ttl_s=MEMORY_TTL_S,
+        )
+
+    async def history(
+        self,
+        client: AsyncWebClient,
+        *,
+        channel: str,
+        thread_ts: str,
+        before_ts: str,
+        bot_user_id: str | None,
+    ) -> tuple[Turn, ...]:
+        """The thread's turns before `before_ts`: remembered, or rebuilt from Slack once."""
+        known = await self.turns(channel, thread_ts)
+        if known is not None:
+            return known
+        rebuilt = await self._rebuild(client, channel, thread_ts, before_ts, bot_user_id)
+        # Remember even an empty rebuild: the next message adds to it instead of asking again.
+        await self.extend(channel, thread_ts, rebuilt)
+        return tuple(turn for turn, _ in rebuilt)
+
+    async def _rebuild(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        thread_ts: str,
+        before_ts: str,
+        bot_user_id: str | None,
+    ) -> list[tuple[Turn, str | None]]:
+        now = self._clock()
+        if self._last_rebuild is not None and now - self._last_rebuild < self._interval:
+            log.info("thread history not rebuilt: conversations.replies budget used this minute")
+            return []
+        self._last_rebuild = now
+        try:
+            response = await client.conversations_replies(
+                channel=channel,
+                ts=thread_ts,
+                oldest=f"{max(float(before_ts) - REBUILD_WINDOW_S, 0):.6f}",
+                latest=before_ts,
+                inclusive=False,
+                limit=REBUILD_LIMIT,
+            )
+        except SlackApiError as exc:
+            log.warning("conversations.replies failed", extra={"error": exc.response.get("error")})
+            return []
+        turns: list[tuple[Turn, str | None]] = []
+        for item in response.get("messages") or []:
+            ts = str(item.get("ts") or "")
+            if not ts or float(ts) >= float(before_ts):
+                continue
+            turn = message_turn(item, bot_user_id)
+            if turn is not None:
+                turns.append((turn, ts))
+        return turns
+
+
+def message_turn(item: dict[str, Any], bot_user_id: str | None) -> Turn | None:
+    """A Slack message as a turn (None when it has no text)."""
+    from_bot = bool(item.get("bot_id")) or (
+        bot_user_id is not None and item.get("user") == bot_user_id
+    )
+    body = strip_mentions(str(item.get("text") or ""))
+    if not body:
+        return None
+    return Turn(
+        role="assistant" if from_bot else "user",
+        text=body[:_MAX_TURN_CHARS],
+        user=None if from_bot else item.get("user"),
+    )
+
+
+def _turn(stored: dict[str, Any]) -> dict[str, Any]:
+    return {k: stored.get(k) for k in ("role", "text", "user")}
