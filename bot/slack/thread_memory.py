@@ -11,9 +11,11 @@ and goes without history rather than wait.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +38,7 @@ REBUILD_INTERVAL_S = 60.0
 #: so the newest turns are reached by a time window ending at the new message.
 REBUILD_WINDOW_S = 6 * 3600
 _MAX_TURN_CHARS = 4000
+_LOCK_STRIPES = 64
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 Clock = Callable[[], float]
@@ -63,6 +66,8 @@ class ThreadMemory:
         self._clock = clock
         self._interval = rebuild_interval_s
         self._last_rebuild: float | None = None
+        # Striped locks: one thread's turns are written one at a time within this task.
+        self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
 
     async def turns(self, channel: str, thread_ts: str) -> tuple[Turn, ...] | None:
         """The remembered turns, oldest first; None when the store does not know the thread."""
@@ -80,22 +85,29 @@ class ThreadMemory:
     async def extend(
         self, channel: str, thread_ts: str, turns: list[tuple[Turn, str | None]]
     ) -> None:
-        # Read-modify-write: two messages of one thread landing in the same instant may
-        # lose one turn of context, which costs less than a write per turn to list back.
-        record = await self._state.get(KIND, _key(channel, thread_ts)) or {}
+        key = _key(channel, thread_ts)
+        async with self._locks[zlib.crc32(key.encode()) % _LOCK_STRIPES]:
+            await self._extend(key, turns)
+
+    async def _extend(self, key: str, turns: list[tuple[Turn, str | None]]) -> None:
+        # Read-modify-write. Serialised within a task; across tasks, two messages of one
+        # thread in the same instant may lose a turn of context, which costs less than a
+        # conditional write (or a write per turn to list back) on every message.
+        record = await self._state.get(KIND, key) or {}
         stored: list[dict[str, Any]] = list(record.get("turns") or [])
         seen = {t.get("ts") for t in stored if t.get("ts")}
         for turn, ts in turns:
             if ts is not None and ts in seen:
                 continue
-            text = turn.text[: min(_MAX_TURN_CHARS, max(self._budget, 1) * 4)]
+            # Fits the budget on its own (trim_history counts ~4 characters a token, plus 4).
+            text = turn.text[: min(_MAX_TURN_CHARS, max(self._budget - 4, 1) * 4)]
             stored.append({"role": turn.role, "text": text, "user": turn.user, "ts": ts})
             if ts is not None:
                 seen.add(ts)
         kept = trim_history([Turn.model_validate(_turn(t)) for t in stored], self._budget)
         await self._state.put(
             KIND,
-            _key(channel, thread_ts),
+            key,
             {"turns": stored[len(stored) - len(kept) :]},
             ttl_s=MEMORY_TTL_S,
         )
