@@ -34,9 +34,11 @@ MEMORY_TTL_S = 7 * 24 * 3600
 #: Slack's cap for apps not approved for the Marketplace (15 messages, 1 call a minute).
 REBUILD_LIMIT = 15
 REBUILD_INTERVAL_S = 60.0
-#: How far back a rebuild reads: `conversations.replies` returns the oldest replies first,
-#: so the newest turns are reached by a time window ending at the new message.
-REBUILD_WINDOW_S = 6 * 3600
+#: How far back a rebuild reads: `conversations.replies` returns the parent and then the
+#: oldest replies first, so the newest turns are reached by a time window ending at the new
+#: message. A thread busier than 15 messages in that window still rebuilds from the window's
+#: oldest; two hours is what a follow-up after a deploy usually refers to.
+REBUILD_WINDOW_S = 2 * 3600
 _MAX_TURN_CHARS = 4000
 _LOCK_STRIPES = 64
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
