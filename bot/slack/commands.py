@@ -218,18 +218,24 @@ class Commands:
         except Exception:
             log.warning("share failed", extra={"question_id": question_id}, exc_info=True)
             await self._state.incr("share_attempt", question_id, "failed", ttl_s=SHARE_TTL_S)
-            with contextlib.suppress(Exception):
-                await respond(
-                    response_type="ephemeral",
-                    replace_original=False,
-                    text=message("error", saved["language"]),
-                )
+            await self._tell(respond, client, user, message("error", saved["language"]))
             return
         await respond(
             response_type="ephemeral",
             replace_original=True,
             text=message("shared", saved["language"]),
         )
+
+    async def _tell(self, respond: Respond, client: AsyncWebClient, user: str, text: str) -> None:
+        """An ephemeral word to `user`; their DM with the bot when the response_url is spent."""
+        with contextlib.suppress(Exception):
+            sent = await respond(response_type="ephemeral", replace_original=False, text=text)
+            if getattr(sent, "status_code", 200) == 200:
+                return
+        try:
+            await client.chat_postMessage(channel=user, text=text)
+        except SlackApiError as exc:
+            log.warning("could not tell the user", extra={"error": exc.response.get("error")})
 
     # ---- feedback ---------------------------------------------------------------------------
 

@@ -214,6 +214,8 @@ async def test_a_failed_share_can_be_tried_again(
     )
     await slack.wait_for_ack_async(failed)
     await eventually(lambda: bot.state.get("share_attempt", value))
+    (told,) = await slack.wait_for_async(lambda: slack.messages(slack.dm_channel(BOB)), 10)
+    assert told.text == message("error", "en")  # the spent response_url cannot say it
     slack.response_url_ttl_s = 30 * 60
     slack.push_block_action(
         "share_answer", user=BOB, channel=ELSEWHERE, message_ts="0", value=value
