@@ -297,7 +297,10 @@ class Commands:
             )
             return
         source = neutralize(args.source)
-        await ack(text=f"Ingest of `{source}` started; progress follows in this channel.")
+        await ack(
+            text=f"Ingest of `{source}` started; progress follows in this channel, "
+            "or in your DM with me if I am not a member here."
+        )
         self._ingest_running = True
         self._spawn(self._ingest(args, channel, user, client))
 
@@ -308,7 +311,8 @@ class Commands:
         if self._ingest_running:
             lines.append("An ingest is running now.")
         if last:
-            lines.append(f"Last ingest ({last.get('finished', '?')}): {last.get('summary', '')}")
+            summary = neutralize(str(last.get("summary", "")))
+            lines.append(f"Last ingest ({last.get('finished', '?')}): {summary}")
         return "\n".join(lines)
 
     async def _ingest(

@@ -54,9 +54,6 @@ def locale_language(locale: str | None) -> str | None:
     return locale.split("-")[0].split("_")[0].lower() if locale else None
 
 
-__all__ = ["Asked", "Conversation", "locale_language", "strip_mentions"]
-
-
 @dataclass
 class Asked:
     """A question as Slack delivered it."""
