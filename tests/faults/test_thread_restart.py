@@ -1,9 +1,12 @@
-"""A restart in the middle of a thread: the in-memory thread memory is gone, and Slack allows
-an app outside the Marketplace one conversations.replies call a minute, 15 messages each."""
+"""A restart in the middle of a thread. With the in-memory store the thread memory is gone,
+and Slack allows an app outside the Marketplace one conversations.replies call a minute, 15
+messages each; with a shared DynamoDB table nothing needs reading back."""
 
 from __future__ import annotations
 
 from bot.config import Settings
+from bot.state import DynamoStateStore
+from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.slack import FakeSlack
 from tests.faults.conftest import CHANNEL, settle, start_app
@@ -51,3 +54,38 @@ async def test_restart_mid_thread_rebuilds_the_newest_turns_within_the_replies_b
     assert "old remark" not in rebuilt
     # The next follow-up builds on the rebuilt memory plus what happened since.
     assert "part-time rule changed in March" in remembered and "so how many days now?" in remembered
+
+
+async def test_with_a_shared_state_table_a_restart_keeps_the_thread_without_reading_slack(
+    app_settings: Settings,
+    slack: FakeSlack,
+    bedrock: FakeBedrock,
+    moto_server: MotoServer,
+    state_table: str,
+) -> None:
+    slack.non_marketplace = True
+
+    def table() -> DynamoStateStore:
+        return DynamoStateStore(table_name=state_table, client=moto_server.client("dynamodb"))
+
+    first = await start_app(app_settings, slack, state=table())
+    ts = slack.post_user_message(CHANNEL, BOB, f"{MENTION} {LEAVE_EN}")
+    await wait_answer(slack, CHANNEL, ts)
+    await settle(first, slack)
+    await first.stop(10)
+    second = await start_app(app_settings, slack, state=table())
+    try:
+        bedrock.queue("nova-micro", micro("Do contractors get paid annual leave?"))
+        slack.post_user_message(CHANNEL, BOB, "what about contractors?", thread_ts=ts)
+        await wait_answer(slack, CHANNEL, ts, count=2)
+        await settle(second, slack)
+    finally:
+        await second.stop(10)
+
+    assert slack.calls("conversations.replies") == []
+    (condense,) = bedrock.calls(model="nova-micro")
+    assert LEAVE_EN in condense.text and "what about contractors?" in condense.text
+    item = moto_server.client("dynamodb").get_item(
+        TableName=state_table, Key={"pk": {"S": f"thread_memory#{CHANNEL}:{ts}"}, "sk": {"S": "_"}}
+    )["Item"]
+    assert "expires_at" in item  # DynamoDB's TTL sweeps quiet threads
