@@ -24,6 +24,7 @@ from bot.messages import message, native_name
 from bot.models import Answer, Question, Turn
 from bot.pipeline import AnswerStream, Pipeline
 from bot.preferences import parse_language_request
+from bot.slack import thread_memory
 from bot.slack.access import AccessPolicy
 from bot.slack.addressing import addressed_to_bot
 from bot.slack.delivery import Target, deliver
@@ -37,7 +38,6 @@ from bot.slack.render import (
     translation_block,
 )
 from bot.slack.settings_store import SettingsStore
-from bot.slack.thread_memory import ThreadMemory, strip_mentions
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ SetStatus = Callable[[str], Awaitable[Any]]
 
 def locale_language(locale: str | None) -> str | None:
     return locale.split("-")[0].split("_")[0].lower() if locale else None
+
+
+strip_mentions = thread_memory.strip_mentions
 
 
 @dataclass
@@ -132,10 +135,12 @@ class Conversation:
         self._pipeline = pipeline
         self._detector = detector
         self._state = state
+        self._memory = thread_memory.ThreadMemory(
+            state=state, budget_tokens=settings.history_token_budget
+        )
         self._access = access
         self._inflight = inflight
         self._locales: dict[str, tuple[float, str | None]] = {}
-        self._memory = ThreadMemory(state=state, budget_tokens=settings.history_token_budget)
 
     async def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         return await self._state.get("thread", f"{channel}:{thread_ts}") is not None

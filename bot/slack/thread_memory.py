@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.condense import trim_history
 from bot.models import Turn
-from bot.state import StateStore
+from bot.state import StateError, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,13 @@ class ThreadMemory:
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
 
     async def turns(self, channel: str, thread_ts: str) -> tuple[Turn, ...] | None:
-        """The remembered turns, oldest first; None when the store does not know the thread."""
-        record = await self._state.get(KIND, _key(channel, thread_ts))
+        """The remembered turns, oldest first; None when the store does not know the thread
+        (or cannot be read: memory is context, never a reason not to answer)."""
+        try:
+            record = await self._state.get(KIND, _key(channel, thread_ts))
+        except StateError as exc:
+            log.error("thread memory not read: state store failed", extra={"reason": str(exc)})
+            return None
         if record is None:
             return None
         return tuple(Turn.model_validate(_turn(t)) for t in record.get("turns") or [])
@@ -89,7 +94,12 @@ class ThreadMemory:
     ) -> None:
         key = _key(channel, thread_ts)
         async with self._locks[zlib.crc32(key.encode()) % _LOCK_STRIPES]:
-            await self._extend(key, turns)
+            try:
+                await self._extend(key, turns)
+            except StateError as exc:  # a full disk, DynamoDB unreachable: answer anyway
+                log.error(
+                    "thread memory not written: state store failed", extra={"reason": str(exc)}
+                )
 
     async def _extend(self, key: str, turns: list[tuple[Turn, str | None]]) -> None:
         # Read-modify-write. Serialised within a task; across tasks, two messages of one
