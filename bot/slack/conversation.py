@@ -242,6 +242,9 @@ class Conversation:
                     Turn(role="user", text=text, user=asked.user),
                     ts=asked.ts,
                 )
+            # A bot thread from now on, not once the answer is out: a reply that lands while
+            # the answer streams is a follow-up too.
+            await self._mark_thread(asked, thread_ts)
             hint = self._asker_language(history, asked.user) or await self.user_language(
                 client, asked.user
             )
@@ -311,16 +314,13 @@ class Conversation:
         return True
 
     async def _mark_thread(self, asked: Asked, thread_ts: str) -> None:
-        key = f"{asked.channel}:{thread_ts}"
-        known = await self._state.get("thread", key)
-        # The first person the bot answered here is "the asker" for addressing follow-ups.
-        asker = (known or {}).get("asker") or asked.user
-        await self._state.put("thread", key, {"by": asked.kind, "asker": asker}, ttl_s=THREAD_TTL_S)
+        await self._memory.mark_thread(
+            asked.channel, thread_ts, by=asked.kind, user=asked.user, ttl_s=THREAD_TTL_S
+        )
 
     async def _remember(self, asked: Asked, thread_ts: str, stream: AnswerStream) -> None:
-        """The thread (for follow-ups: who asked first), the answer as the thread's newest
-        turn, and the answer record (for "translation was wrong" reports)."""
-        await self._mark_thread(asked, thread_ts)
+        """The answer as the thread's newest turn, and the answer record (for "translation was
+        wrong" reports)."""
         answer = stream.result()
         if answer.text:
             await self._memory.record(

@@ -71,6 +71,19 @@ class ThreadMemory:
         # Striped locks: one thread's turns are written one at a time within this task.
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
 
+    async def mark_thread(
+        self, channel: str, thread_ts: str, *, by: str, user: str, ttl_s: int
+    ) -> None:
+        """Record that the bot answers in this thread, and who asked there first ("the
+        asker" when deciding whether a follow-up is addressed to the bot)."""
+        key = _key(channel, thread_ts)
+        try:
+            known = await self._state.get("thread", key)
+            asker = (known or {}).get("asker") or user
+            await self._state.put("thread", key, {"by": by, "asker": asker}, ttl_s=ttl_s)
+        except StateError as exc:  # only follow-ups without a mention are lost
+            log.error("thread not remembered: state store failed", extra={"reason": str(exc)})
+
     async def turns(self, channel: str, thread_ts: str) -> tuple[Turn, ...] | None:
         """The remembered turns, oldest first; None when the store does not know the thread
         (or cannot be read: memory is context, never a reason not to answer)."""

@@ -5,7 +5,7 @@ messages each; with a shared DynamoDB table nothing needs reading back."""
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.state import DynamoStateStore
+from bot.state import DynamoStateStore, MemoryStateStore
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.slack import FakeSlack
@@ -17,7 +17,8 @@ async def test_restart_mid_thread_rebuilds_the_newest_turns_within_the_replies_b
     app_settings: Settings, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
     slack.non_marketplace = True
-    first = await start_app(app_settings, slack)
+    # A process-memory store: what a restart forgets (a state file or table would keep it).
+    first = await start_app(app_settings, slack, state=MemoryStateStore())
     ts = slack.post_user_message(CHANNEL, BOB, f"{MENTION} {LEAVE_EN}")
     await wait_answer(slack, CHANNEL, ts)
     for i in range(20):  # a long discussion the next follow-up does not refer to
@@ -29,7 +30,7 @@ async def test_restart_mid_thread_rebuilds_the_newest_turns_within_the_replies_b
     slack.add_message(CHANNEL, ALICE, "recent: does it apply to interns too", thread_ts=ts)
     other = slack.add_message(CHANNEL, ALICE, "Lunch plans?")
     slack.add_message(CHANNEL, BOB, "noon works", thread_ts=other)
-    second = await start_app(app_settings, slack)
+    second = await start_app(app_settings, slack, state=MemoryStateStore())
     try:
         bedrock.queue("nova-micro", micro("How many days of leave do part-time staff get?"))
         slack.post_user_message(CHANNEL, BOB, f"{MENTION} so how many days now?", thread_ts=ts)
