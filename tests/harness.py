@@ -259,6 +259,18 @@ async def _wait_finished(
     return await slack.wait_for_async(done, timeout)
 
 
+async def command_reply(
+    slack: FakeSlack, envelope_id: str, timeout: float = 10.0
+) -> dict[str, Any]:
+    """What a slash command answered its user: the ack's text when it carried one, else its
+    first response_url post (commands that wait on Slack or the state store ack first)."""
+    ack = await slack.wait_for_ack_async(envelope_id, timeout)
+    if ack.payload:
+        return ack.payload
+    posts = await slack.wait_for_async(lambda: slack.response_posts(envelope_id), timeout)
+    return posts[0].body
+
+
 async def eventually(read: Callable[[], Awaitable[T]], timeout: float = 5.0) -> T:
     """Poll an async read until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout

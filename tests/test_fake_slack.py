@@ -35,6 +35,8 @@ PING_S = 0.1
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as server:
+        for channel in ("C1", "G1"):  # the bot was invited here; other ids it is not in
+            server.join(channel)
         yield server
 
 

@@ -151,7 +151,12 @@ def build_app(
             event.get("parent_user_id") == context.bot_user_id
             or await conversation.is_bot_thread(channel, thread_ts)
         ):
-            kind = "thread"
+            await conversation.follow_up(
+                client=client,
+                asked=_asked(body, event, "thread"),
+                bot_user_id=context.bot_user_id,
+            )
+            return
         else:
             return  # a conversation the bot is not part of
         await conversation.answer(

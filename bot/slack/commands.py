@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shlex
@@ -106,19 +107,22 @@ class Commands:
         respond: Respond,
         client: AsyncWebClient,
     ) -> None:
+        # Ack first: Slack allows 3 s, and users.info below may wait out a 429.
+        await ack()
         text = str(command.get("text") or "").strip()
         user, channel = str(command["user_id"]), str(command["channel_id"])
-        language = await self.user_language(client, user, text)
-        if not text:
-            await ack(text=message("ask_usage", language))
-            return
-        await ack(text=message("working", language))
-        self._spawn(self._ask(text, user, channel, language, respond))
+        self._spawn(self._ask(text, user, channel, respond, client))
 
     async def _ask(
-        self, text: str, user: str, channel: str, language: str, respond: Respond
+        self, text: str, user: str, channel: str, respond: Respond, client: AsyncWebClient
     ) -> None:
+        language = self._c.settings.default_language
         try:
+            language = await self.user_language(client, user, text)
+            if not text:
+                await respond(response_type="ephemeral", text=message("ask_usage", language))
+                return
+            await respond(response_type="ephemeral", text=message("working", language))
             question = Question(
                 text=text,
                 language_hint=language,
@@ -194,16 +198,44 @@ class Commands:
                 text=message("share_expired", language),
             )
             return
-        if not await self._state.claim(f"share:{question_id}", ttl_s=SHARE_TTL_S):
-            return  # a double click, or a redelivered action: posted once already
-        await client.chat_postMessage(
-            channel=saved["channel"], text=saved["text"], blocks=saved["blocks"]
-        )
+        # The claim stops double clicks and redelivered actions. A failed share bumps the
+        # attempt number, so the next click claims a fresh key and can try again.
+        attempt = await self._state.get("share_attempt", question_id) or {}
+        claim = f"share:{question_id}:{int(attempt.get('failed', 0))}"
+        if not await self._state.claim(claim, ttl_s=SHARE_TTL_S):
+            return
+        try:
+            # The action's response_url posts for the user without the bot being a member
+            # (chat.postMessage would need membership: not_in_channel / channel_not_found).
+            posted = await respond(
+                response_type="in_channel",
+                replace_original=False,
+                text=saved["text"],
+                blocks=saved["blocks"],
+            )
+            if getattr(posted, "status_code", 200) != 200:
+                raise DualnovaError(f"response_url refused the share ({posted.status_code})")
+        except Exception:
+            log.warning("share failed", extra={"question_id": question_id}, exc_info=True)
+            await self._state.incr("share_attempt", question_id, "failed", ttl_s=SHARE_TTL_S)
+            await self._tell(respond, client, user, message("error", saved["language"]))
+            return
         await respond(
             response_type="ephemeral",
             replace_original=True,
             text=message("shared", saved["language"]),
         )
+
+    async def _tell(self, respond: Respond, client: AsyncWebClient, user: str, text: str) -> None:
+        """An ephemeral word to `user`; their DM with the bot when the response_url is spent."""
+        with contextlib.suppress(Exception):
+            sent = await respond(response_type="ephemeral", replace_original=False, text=text)
+            if getattr(sent, "status_code", 200) == 200:
+                return
+        try:
+            await client.chat_postMessage(channel=user, text=text)
+        except SlackApiError as exc:
+            log.warning("could not tell the user", extra={"error": exc.response.get("error")})
 
     # ---- feedback ---------------------------------------------------------------------------
 
@@ -244,11 +276,16 @@ class Commands:
         user, channel = str(command["user_id"]), str(command["channel_id"])
         text = str(command.get("text") or "").strip()
         if user not in self._c.settings.admin_user_ids:
+            await ack()  # users.info (the refusal's language) may wait out a 429
             language = await self.user_language(client, user, text)
-            await ack(text=message("not_admin", language, command="/ingest"))
+            await respond(
+                response_type="ephemeral",
+                text=message("not_admin", language, command="/ingest"),
+            )
             return
         if text == "status":
-            await ack(text=await self._status())
+            await ack()  # a state read: answered after the ack
+            await respond(response_type="ephemeral", text=await self._status())
             return
         args = parse_ingest(text, self._c.settings.docs_source)
         if isinstance(args, str):
@@ -259,9 +296,13 @@ class Commands:
                 text="An ingest is already running in this task; `/ingest status` shows the last result."
             )
             return
-        await ack(text=f"Ingest of `{args.source}` started; progress follows in this channel.")
+        source = neutralize(args.source)
+        await ack(
+            text=f"Ingest of `{source}` started; progress follows in this channel, "
+            "or in your DM with me if I am not a member here."
+        )
         self._ingest_running = True
-        self._spawn(self._ingest(args, channel, user, client, respond))
+        self._spawn(self._ingest(args, channel, user, client))
 
     async def _status(self) -> str:
         last = await self._state.get("ingest", "last")
@@ -270,17 +311,21 @@ class Commands:
         if self._ingest_running:
             lines.append("An ingest is running now.")
         if last:
-            lines.append(f"Last ingest ({last.get('finished', '?')}): {last.get('summary', '')}")
+            summary = neutralize(str(last.get("summary", "")))
+            lines.append(f"Last ingest ({last.get('finished', '?')}): {summary}")
         return "\n".join(lines)
 
     async def _ingest(
-        self, args: IngestArgs, channel: str, user: str, client: AsyncWebClient, respond: Respond
+        self, args: IngestArgs, channel: str, user: str, client: AsyncWebClient
     ) -> None:
         from bot.wiring import build_source
         from retrieval.ingest import ingest
 
         progress = _Progress(
-            client=client, channel=channel, respond=respond, title=f"Ingest of `{args.source}`"
+            client=client,
+            channel=channel,
+            admin=user,
+            title=f"Ingest of `{neutralize(args.source)}`",
         )
         loop = asyncio.get_running_loop()
 
@@ -304,7 +349,8 @@ class Commands:
             )
             if report.published:
                 await asyncio.to_thread(self._c.index.refresh)
-            lines = [f"✅ {report.summary()}"]
+            lines = [f"✅ {neutralize(report.summary())}"]
+            # Object keys and loader messages come from the documents: never markup.
             lines += [f"• {neutralize(line)}" for line in report.skip_lines()]
             summary = "\n".join(lines)
             await self._state.put(
@@ -318,7 +364,7 @@ class Commands:
                 },
             )
         except DualnovaError as exc:
-            summary = f"❌ Ingest failed: {exc}"
+            summary = f"❌ Ingest failed: {neutralize(str(exc))}"
         except Exception:
             log.exception("ingest failed")
             summary = "❌ Ingest failed unexpectedly; the published index was left as it was. See the logs."
@@ -328,12 +374,15 @@ class Commands:
 
 
 class _Progress:
-    """One progress message, edited at most every couple of seconds."""
+    """One progress message, edited at most every couple of seconds.
 
-    def __init__(
-        self, *, client: AsyncWebClient, channel: str, respond: Respond, title: str
-    ) -> None:
-        self._client, self._channel, self._respond, self._title = client, channel, respond, title
+    Everything goes through the Web API, never the command's response_url (which expires
+    after 30 minutes or 5 uses, long before a big ingest ends): in the channel when the bot
+    is a member there, else in the admin's DM with the bot.
+    """
+
+    def __init__(self, *, client: AsyncWebClient, channel: str, admin: str, title: str) -> None:
+        self._client, self._channel, self._admin, self._title = client, channel, admin, title
         self._ts: str | None = None
         self._state: tuple[str, int, int] | None = None
         self._shown: tuple[str, int, int] | None = None
@@ -350,12 +399,15 @@ class _Progress:
         return f"⏳ {self._title}: {done}/{total} {what}…"
 
     async def start(self) -> None:
-        try:
-            response = await self._client.chat_postMessage(channel=self._channel, text=self._text())
-            self._ts = str(response["ts"])
+        for channel in (self._channel, self._admin):
+            try:
+                response = await self._client.chat_postMessage(channel=channel, text=self._text())
+            except SlackApiError as exc:  # not in the channel: the admin's DM instead
+                log.info("progress message not posted", extra={"error": exc.response.get("error")})
+                continue
+            self._channel, self._ts = str(response["channel"]), str(response["ts"])
             self._ticker = asyncio.create_task(self._tick())
-        except SlackApiError as exc:  # not in the channel: fall back to the command's response_url
-            log.info("progress message not posted", extra={"error": exc.response.get("error")})
+            return
 
     async def _tick(self) -> None:
         while True:
@@ -374,6 +426,14 @@ class _Progress:
             self._ticker.cancel()
         text = f"{self._title}\n{summary}"
         if self._ts:
-            await self._client.chat_update(channel=self._channel, ts=self._ts, text=text)
-        else:
-            await self._respond(response_type="ephemeral", text=text)
+            try:
+                await self._client.chat_update(channel=self._channel, ts=self._ts, text=text)
+                return
+            except SlackApiError as exc:
+                log.warning(
+                    "ingest summary not edited in", extra={"error": exc.response.get("error")}
+                )
+        try:
+            await self._client.chat_postMessage(channel=self._admin, text=text)
+        except SlackApiError as exc:
+            log.error("ingest summary not delivered", extra={"error": exc.response.get("error")})

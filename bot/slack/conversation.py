@@ -8,7 +8,6 @@ then the answer or one sentence in the asker's language, and the sign is always 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +24,9 @@ from bot.messages import message, native_name
 from bot.models import Answer, Question, Turn
 from bot.pipeline import AnswerStream, Pipeline
 from bot.preferences import parse_language_request
+from bot.slack import thread_memory
 from bot.slack.access import AccessPolicy
+from bot.slack.addressing import addressed_to_bot
 from bot.slack.delivery import Target, deliver
 from bot.slack.inflight import InFlight
 from bot.slack.render import (
@@ -45,8 +46,6 @@ WORKING_REACTION = "eyes"
 DEDUPE_TTL_S = 2 * 3600  # Slack redelivers for minutes; keep keys well past that
 THREAD_TTL_S = 30 * 24 * 3600
 ANSWER_RECORD_TTL_S = 7 * 24 * 3600
-HISTORY_LIMIT = 40
-_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 SetStatus = Callable[[str], Awaitable[Any]]
 
@@ -55,8 +54,7 @@ def locale_language(locale: str | None) -> str | None:
     return locale.split("-")[0].split("_")[0].lower() if locale else None
 
 
-def strip_mentions(text: str) -> str:
-    return _MENTION.sub(" ", text or "").strip()
+strip_mentions = thread_memory.strip_mentions
 
 
 @dataclass
@@ -137,6 +135,9 @@ class Conversation:
         self._pipeline = pipeline
         self._detector = detector
         self._state = state
+        self._memory = thread_memory.ThreadMemory(
+            state=state, budget_tokens=settings.history_token_budget
+        )
         self._access = access
         self._inflight = inflight
         self._locales: dict[str, tuple[float, str | None]] = {}
@@ -144,6 +145,29 @@ class Conversation:
 
     async def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
         return await self._state.get("thread", f"{channel}:{thread_ts}") is not None
+
+    async def follow_up(
+        self, *, client: AsyncWebClient, asked: Asked, bot_user_id: str | None
+    ) -> None:
+        """A reply without a mention in a thread the bot answered: always remembered, answered
+        only when addressed to the bot (the channel's `followups` setting says how to tell)."""
+        thread_ts = asked.thread_ts or asked.ts
+        thread = await self._state.get("thread", f"{asked.channel}:{thread_ts}") or {}
+        mode = (await self._prefs.channel(asked.channel)).followups
+        if addressed_to_bot(
+            asked.text,
+            user=asked.user,
+            asker=thread.get("asker"),
+            bot_user_id=bot_user_id,
+            mode=mode,
+        ):
+            await self.answer(client=client, asked=asked, bot_user_id=bot_user_id)
+            return
+        log.info("thread reply not addressed to the bot", extra={"channel": asked.channel})
+        if await self._memory.turns(asked.channel, thread_ts) is not None:
+            turn = Turn(role="user", text=strip_mentions(asked.text), user=asked.user)
+            if turn.text:
+                await self._memory.record(asked.channel, thread_ts, turn, ts=asked.ts)
 
     async def user_language(self, client: AsyncWebClient, user: str | None) -> str | None:
         """The user's Slack locale as a language code (cached for an hour)."""
@@ -213,7 +237,27 @@ class Conversation:
         try:
             if await self._maybe_set_language(client, asked, text, thread_ts):
                 return
-            history = await self._history(client, asked, bot_user_id) if asked.thread_ts else ()
+            history = (
+                await self._memory.history(
+                    client,
+                    channel=asked.channel,
+                    thread_ts=thread_ts,
+                    before_ts=asked.ts,
+                    bot_user_id=bot_user_id,
+                )
+                if asked.thread_ts
+                else ()
+            )
+            if text:
+                await self._memory.record(
+                    asked.channel,
+                    thread_ts,
+                    Turn(role="user", text=text, user=asked.user),
+                    ts=asked.ts,
+                )
+            # A bot thread from now on, not once the answer is out: a reply that lands while
+            # the answer streams is a follow-up too.
+            await self._mark_thread(asked, thread_ts)
             hint = self._asker_language(history, asked.user) or await self.user_language(
                 client, asked.user
             )
@@ -282,17 +326,22 @@ class Conversation:
             await self._prefs.set_user_language(asked.user, request)
             reply = message("language_set", request, name=native_name(request))
         await client.chat_postMessage(channel=asked.channel, thread_ts=thread_ts, text=reply)
-        await self._state.put(
-            "thread", f"{asked.channel}:{thread_ts}", {"by": asked.kind}, ttl_s=THREAD_TTL_S
-        )
+        await self._mark_thread(asked, thread_ts)
         return True
 
-    async def _remember(self, asked: Asked, thread_ts: str, stream: AnswerStream) -> None:
-        """The thread (for follow-ups) and the answer (for "translation was wrong" reports)."""
-        await self._state.put(
-            "thread", f"{asked.channel}:{thread_ts}", {"by": asked.kind}, ttl_s=THREAD_TTL_S
+    async def _mark_thread(self, asked: Asked, thread_ts: str) -> None:
+        await self._memory.mark_thread(
+            asked.channel, thread_ts, by=asked.kind, user=asked.user, ttl_s=THREAD_TTL_S
         )
+
+    async def _remember(self, asked: Asked, thread_ts: str, stream: AnswerStream) -> None:
+        """The answer as the thread's newest turn, and the answer record (for "translation was
+        wrong" reports)."""
         answer = stream.result()
+        if answer.text:
+            await self._memory.record(
+                asked.channel, thread_ts, Turn(role="assistant", text=answer.text)
+            )
         if answer.status in ("answered", "incomplete"):
             await self._state.put(
                 "answer_record",
@@ -300,34 +349,6 @@ class Conversation:
                 answer_record(answer),
                 ttl_s=ANSWER_RECORD_TTL_S,
             )
-
-    async def _history(
-        self, client: AsyncWebClient, asked: Asked, bot_user_id: str | None
-    ) -> tuple[Turn, ...]:
-        try:
-            response = await client.conversations_replies(
-                channel=asked.channel, ts=asked.thread_ts or asked.ts, limit=HISTORY_LIMIT
-            )
-        except SlackApiError as exc:
-            log.warning("conversations.replies failed", extra={"error": exc.response.get("error")})
-            return ()
-        turns = []
-        for item in response.get("messages") or []:
-            if item.get("ts") == asked.ts:
-                continue
-            from_bot = bool(item.get("bot_id")) or (
-                bot_user_id is not None and item.get("user") == bot_user_id
-            )
-            body = strip_mentions(str(item.get("text") or ""))
-            if body:
-                turns.append(
-                    Turn(
-                        role="assistant" if from_bot else "user",
-                        text=body[:4000],
-                        user=None if from_bot else item.get("user"),
-                    )
-                )
-        return tuple(turns)
 
     def _asker_language(self, history: tuple[Turn, ...], user: str) -> str | None:
         """The language this person last wrote in here (others in the thread may differ)."""

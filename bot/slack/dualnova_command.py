@@ -1,7 +1,8 @@
 """`/dualnova SUBCOMMAND ...`: one slash command, subcommands registered by their features.
 
 Each feature module registers its subcommands (`language`, `settings`, `usage`, ...) with
-`DualnovaCommand.register`; this module only routes, checks admin rights and acks at once.
+`DualnovaCommand.register`; this module only routes, checks admin rights, acks at once and
+sends the subcommand's reply with `respond()`.
 """
 
 from __future__ import annotations
@@ -81,9 +82,13 @@ class DualnovaCommand:
         if subcommand is None:
             await ack(text=self.help_text(is_admin=is_admin))
             return
+        # Ack within Slack's 3 s first: users.info may wait out a 429, and subcommands read
+        # and write the state store (`usage` makes dozens of reads).
+        await ack()
         language = await self._user_language(client, user, " ".join(words[1:]))
         if subcommand.admin_only and not is_admin:
-            await ack(text=message("not_admin", language, command=f"/dualnova {subcommand.name}"))
+            refusal = message("not_admin", language, command=f"/dualnova {subcommand.name}")
+            await respond(response_type="ephemeral", text=refusal)
             return
         invocation = Invocation(words[1:], user, channel, language, is_admin, client, respond)
         try:
@@ -91,4 +96,6 @@ class DualnovaCommand:
         except Exception:
             log.exception("/dualnova failed", extra={"subcommand": subcommand.name})
             reply = message("error", language)
-        await ack(**({"text": reply} if isinstance(reply, str) else reply))
+        await respond(
+            response_type="ephemeral", **({"text": reply} if isinstance(reply, str) else reply)
+        )

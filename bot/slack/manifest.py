@@ -10,6 +10,7 @@ BOT_SCOPES = [
     "channels:history",  # follow-ups in threads the bot answered (public channels)
     "groups:history",  # ... and private channels it was invited to
     "im:history",  # DMs
+    "mpim:history",  # group DMs the bot was added to: mentions and thread follow-ups
     "chat:write",  # answers, streaming, progress messages
     "commands",  # /ask, /ingest
     "reactions:write",  # the 👀 sign of work
@@ -21,6 +22,7 @@ BOT_EVENTS = [
     "message.channels",
     "message.groups",
     "message.im",
+    "message.mpim",
     "assistant_thread_started",
     "assistant_thread_context_changed",
     "app_home_opened",  # the Home tab: last ingest, collections, the week's gaps

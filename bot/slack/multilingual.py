@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 Ack = Callable[..., Awaitable[Any]]
 UserLanguage = Callable[[AsyncWebClient, str, str], Awaitable[str]]
+SETTINGS_USAGE = (
+    "settings [companion ko|off] [mode pro|draft_then_pro] [followups addressed|all|mentions]"
+)
 GLOSSARY_USAGE = (
     "Usage: `/glossary` lists terms. Admins: `/glossary add TERM [ko=연차 ja=…] [--dnt] "
     '["description"]` · `/glossary remove TERM`'
@@ -67,8 +70,10 @@ def register(
                 )
             elif word == "mode" and value in ("pro", "draft_then_pro"):
                 changes["answer_mode"] = value
+            elif word == "followups" and value in ("addressed", "all", "mentions"):
+                changes["followups"] = value
             else:
-                return "Usage: `/dualnova settings [companion ko|off] [mode pro|draft_then_pro]`"
+                return f"Usage: `/dualnova {SETTINGS_USAGE}`"
         companion = changes.get("companion_language")
         if isinstance(companion, str) and companion not in SUPPORTED_CODES:
             return f"Unknown language code `{companion}`; use an ISO 639-1 code such as ko, ja, en."
@@ -79,44 +84,48 @@ def register(
         )
         return (
             f"Settings for <#{call.channel_id}>: companion language "
-            f"`{current.companion_language or 'off'}`, answer mode `{current.answer_mode}`."
+            f"`{current.companion_language or 'off'}`, answer mode `{current.answer_mode}`, "
+            f"thread replies answered: `{current.followups}`."
         )
 
     dualnova.register("language", language, usage="language <code>|auto")
     dualnova.register(
         "settings",
         settings,
-        usage="settings [companion ko|off] [mode pro|draft_then_pro]",
+        usage=SETTINGS_USAGE,
         admin_only=True,
     )
 
     @app.command("/glossary")
-    async def glossary_command(ack: Ack, command: dict[str, Any], client: AsyncWebClient) -> None:
+    async def glossary_command(
+        ack: Ack,
+        command: dict[str, Any],
+        client: AsyncWebClient,
+        respond: Callable[..., Awaitable[Any]],
+    ) -> None:
         user = str(command["user_id"])
         try:
             words = shlex.split(str(command.get("text") or ""))
         except ValueError:
             words = []
         if not words or words[0] == "list":
-            await ack(text=_glossary_listing(glossary))
+            await ack(text=_glossary_listing(glossary))  # in memory: nothing to wait for
             return
+        # Everything else waits on Slack (users.info) or the state store: ack first.
+        await ack()
         if user not in admins:
             lang = await user_language(client, user, "")
-            await ack(text=message("not_admin", lang, command=f"/glossary {words[0]}"))
-            return
-        if words[0] == "remove" and len(words) >= 2:
+            reply = message("not_admin", lang, command=f"/glossary {words[0]}")
+        elif words[0] == "remove" and len(words) >= 2:
             name = " ".join(words[1:])
             await glossary.remove(name)
-            await ack(text=f"Removed `{neutralize(name)}` from the glossary (in effect now).")
-        elif words[0] == "add" and len(words) >= 2:
-            term = _parse_term(words[1:])
-            if term is None:
-                await ack(text=GLOSSARY_USAGE)
-                return
+            reply = f"Removed `{neutralize(name)}` from the glossary (in effect now)."
+        elif words[0] == "add" and len(words) >= 2 and (term := _parse_term(words[1:])):
             await glossary.add(term)
-            await ack(text=f"Added `{neutralize(term.term)}` to the glossary (in effect now).")
+            reply = f"Added `{neutralize(term.term)}` to the glossary (in effect now)."
         else:
-            await ack(text=GLOSSARY_USAGE)
+            reply = GLOSSARY_USAGE
+        await respond(response_type="ephemeral", text=reply)
 
     @app.action(re.compile(r"^show_translation_\d+$"))
     async def show_translation(

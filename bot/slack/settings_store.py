@@ -22,6 +22,8 @@ PREFERENCE_TTL_S = 365 * 24 * 3600
 class ChannelSettings(BaseModel):
     companion_language: str | None = None
     answer_mode: Literal["pro", "draft_then_pro"] = "pro"
+    #: Which thread replies without a mention get an answer (see bot/slack/addressing.py).
+    followups: Literal["addressed", "all", "mentions"] = "addressed"
 
 
 class ChannelSettingsFile(BaseModel):

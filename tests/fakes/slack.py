@@ -21,8 +21,13 @@ Wire surface::
     GET      /link?ticket=...    Socket Mode WebSocket (hello, envelopes, acks, ping/pong)
     POST     /response/{id}      response_url of pushed slash commands and interactions
 
-Not modelled: events for the bot's own posts, message_changed/deleted events, channel
-membership, files, and posting to a user id (channels must be C.../G.../D... ids).
+Conversations: the bot is a member of the conversations Slack sends it events from (or that
+a test ``join()``s); posting or reading elsewhere fails with ``not_in_channel`` (public
+channels) or ``channel_not_found`` (private channels, DMs, group DMs), while a command's or
+action's ``response_url`` needs no membership (30 minutes, 5 uses). ``add_mpim`` declares a
+group DM; ``non_marketplace`` caps conversations.replies/history at 1/min and 15 messages.
+
+Not modelled: events for the bot's own posts, message_changed/deleted events and files.
 
 The server runs in its own thread and event loop, so one fake serves sync tests, async
 tests and an app running as a subprocess. Every public method is thread-safe. The blocking
@@ -89,7 +94,21 @@ _JSON_ARGS = frozenset(
 _CHANNEL_RE = re.compile(r"^[CDG][A-Z0-9]+$")
 _MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL_TYPES = {"C": "channel", "G": "group", "D": "im"}
-_SUBSCRIPTION_FOR = {"channel": "message.channels", "group": "message.groups", "im": "message.im"}
+_SUBSCRIPTION_FOR = {
+    "channel": "message.channels",
+    "group": "message.groups",
+    "im": "message.im",
+    "mpim": "message.mpim",
+}
+# Since 2025, apps not approved for the Marketplace read history at 1 call a minute, 15 messages.
+NON_MARKETPLACE_READS = frozenset({"conversations.replies", "conversations.history"})
+NON_MARKETPLACE_LIMIT = 15
+NON_MARKETPLACE_PER_S = 60.0
+# Methods that need the bot in the conversation; chat:write.public lifts it for posting only.
+_POSTING = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.startStream"})
+_READING = NON_MARKETPLACE_READS
+RESPONSE_URL_TTL_S = 30 * 60
+RESPONSE_URL_USES = 5
 
 
 # --------------------------------------------------------------------------- records
@@ -267,6 +286,7 @@ class _ResponseTarget:
     user: str | None
     message_ts: str | None
     envelope_id: str
+    created_at: float = field(default_factory=time.monotonic)
 
 
 # --------------------------------------------------------------------------- validation
@@ -500,6 +520,7 @@ class FakeSlack(LoopbackServer):
             "views.publish": self._views_publish,
         }
         self._reset_state()
+        self._guard_conversations()
 
     def _reset_state(self) -> None:
         with self._lock:
@@ -526,6 +547,7 @@ class FakeSlack(LoopbackServer):
             self._ephemerals: list[Ephemeral] = []
             self._assistant: dict[tuple[str, str], AssistantThread] = {}
             self._home_views: dict[str, dict[str, Any]] = {}
+            self._reset_conversations()
             self._calls: list[Call] = []
             self._faults: dict[str, deque[_Fault]] = {}
             self._windows: dict[str, _Window] = {}
@@ -793,6 +815,8 @@ class FakeSlack(LoopbackServer):
             parent = self._thread_parent(channel, thread_ts) if thread_ts else None
             if not bot and user not in self.users:
                 self.users[user] = self._default_user(user)
+            # History seeded for the app to read is history of a conversation it is in.
+            self.join(channel)
             message = self._store(
                 channel,
                 text=text,
@@ -837,7 +861,7 @@ class FakeSlack(LoopbackServer):
             if stored.thread_ts:
                 base["thread_ts"] = stored.thread_ts
                 base["parent_user_id"] = parent.user if parent else None
-            ctype = channel_type(channel)
+            ctype = self.conversation_type(channel)
             events: list[dict[str, Any]] = []
             if _SUBSCRIPTION_FOR[ctype] in self.subscriptions:
                 events.append({"type": "message", **base, "channel_type": ctype})
@@ -863,6 +887,7 @@ class FakeSlack(LoopbackServer):
         event = copy.deepcopy(event)
         if "ts" in event:
             event.setdefault("event_ts", event["ts"])
+        self._join_for_event(event)
         envelope = {
             "envelope_id": str(uuid.uuid4()),
             "type": "events_api",
@@ -1292,7 +1317,7 @@ class FakeSlack(LoopbackServer):
     # ----------------------------------------------------------------- state helpers (locked)
 
     def _next_ts(self) -> str:
-        micros = 1_700_000_000_000_000 + 100 * next(self._ts_counter)
+        micros = 1_700_000_000_000_000 + 100 * next(self._ts_counter) + self._ts_offset_us
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _store(self, channel: str, **fields: Any) -> Message:
@@ -1633,7 +1658,11 @@ class FakeSlack(LoopbackServer):
         if anchor is None:
             raise SlackApiFault("thread_not_found")
         parent_ts = anchor.thread_ts or anchor.ts
-        thread = [m for m in self._channels[channel] if parent_ts in (m.ts, m.thread_ts)]
+        # The parent always comes first, then the replies in the oldest/latest window, oldest
+        # first: reading the newest turns takes a window (`oldest`), not a bigger limit.
+        parent = self._by_ts.get((channel, parent_ts))
+        window = self._in_window(self._replies(channel, parent_ts), args)
+        thread = ([parent] if parent is not None else []) + window
         return self._page(thread, args, default_limit=1000)
 
     def _conversations_history(self, args: Args) -> dict[str, Any]:
@@ -1643,7 +1672,7 @@ class FakeSlack(LoopbackServer):
 
     def _conversations_info(self, args: Args) -> dict[str, Any]:
         channel = self._channel(args)
-        ctype = channel_type(channel)
+        ctype = self.conversation_type(channel)
         return {
             "channel": {
                 "id": channel,
@@ -1651,8 +1680,9 @@ class FakeSlack(LoopbackServer):
                 "is_channel": ctype == "channel",
                 "is_group": ctype == "group",
                 "is_im": ctype == "im",
+                "is_mpim": ctype == "mpim",
                 "is_private": ctype != "channel",
-                "is_member": True,
+                "is_member": channel in self._members,
             }
         }
 
@@ -1722,8 +1752,9 @@ class FakeSlack(LoopbackServer):
             return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
         with self._lock:
             target = self._response_targets.get(rid)
-            if target is None:
-                return web.json_response({"ok": False, "error": "expired_url"}, status=404)
+            error = "expired_url" if target is None else self._spend_response_url(rid, target)
+            if error is not None:
+                return web.json_response({"ok": False, "error": error}, status=404)
             self._response_posts.append(
                 ResponsePost(rid, target.envelope_id, copy.deepcopy(body), time.monotonic())
             )
@@ -1766,3 +1797,134 @@ class FakeSlack(LoopbackServer):
                     via="response_url",
                 )
             )
+
+    # ----------------------------------------------------------------- conversations: membership,
+    # group DMs, history reads, response_url lifetime (locked unless noted)
+
+    def _reset_conversations(self) -> None:
+        """Knobs and state of this section; part of ``reset()``.
+
+        - ``_members``: conversations the bot is in. Joined by the events Slack sends it there
+          (``post_user_message``, ``push_event``), by seeded history (``add_message``), or
+          by ``join()``; a slash command or button from elsewhere does not make it a member.
+        - ``non_marketplace``: conversations.replies/history at 1 call a minute, ``limit``
+          capped at 15, as Slack does for apps not approved for the Marketplace.
+        - ``response_url_ttl_s`` / ``response_url_uses``: 30 minutes, 5 posts.
+        """
+        self._members: set[str] = set()
+        self._mpims: set[str] = set()
+        self.non_marketplace = False
+        self.response_url_ttl_s: float = RESPONSE_URL_TTL_S
+        self.response_url_uses = RESPONSE_URL_USES
+        self._response_uses: dict[str, int] = {}
+        self._history_reads: dict[str, deque[float]] = {}
+        self._ts_offset_us = 0
+
+    def join(self, channel: str) -> None:
+        """Make the bot a member of ``channel`` (an invite, or the bot joining)."""
+        with self._lock:
+            self._members.add(channel)
+
+    def leave(self, channel: str) -> None:
+        with self._lock:
+            self._members.discard(channel)
+
+    def is_member(self, channel: str) -> bool:
+        with self._lock:
+            return channel in self._members
+
+    def add_mpim(self, channel: str) -> None:
+        """Declare ``channel`` (a G... id, as Slack gives group DMs) a group DM."""
+        if not channel.startswith("G"):
+            raise ValueError(f"group DM ids start with G: {channel!r}")
+        with self._lock:
+            self._mpims.add(channel)
+
+    def conversation_type(self, channel: str) -> str:
+        """Slack's ``channel_type``: "channel", "group", "mpim" or "im"."""
+        with self._lock:
+            return "mpim" if channel in self._mpims else channel_type(channel)
+
+    def dm_channel(self, user: str) -> str:
+        """The id of the bot's DM with ``user`` (where ``channel=<user id>`` posts land)."""
+        return "D" + user[1:]
+
+    def advance_ts(self, seconds: float) -> None:
+        """Make later message timestamps ``seconds`` newer (a thread that went quiet, resumed)."""
+        with self._lock:
+            self._ts_offset_us += int(seconds * 1_000_000)
+
+    def _join_for_event(self, event: dict[str, Any]) -> None:
+        thread = event.get("assistant_thread") or {}
+        channel = event.get("channel") or thread.get("channel_id")
+        if isinstance(channel, str) and _CHANNEL_RE.match(channel):
+            self.join(channel)
+
+    def _guard_conversations(self) -> None:
+        """Wrap the handlers that need membership or fall under the non-Marketplace cap."""
+        for method in _POSTING | _READING:
+            self._handlers[method] = self._guarded(method, self._handlers[method])
+
+    def _guarded(
+        self, method: str, handler: Callable[[Args], dict[str, Any]]
+    ) -> Callable[[Args], dict[str, Any]]:
+        def guarded(args: Args) -> dict[str, Any]:
+            channel = _opt_str(args, "channel") or ""
+            if method == "chat.postMessage" and re.match(r"^[UW][A-Z0-9]+$", channel):
+                # A bot posting to a user id writes in its DM with that person (App Home).
+                args = {**args, "channel": self.dm_channel(channel)}
+                self._members.add(args["channel"])
+            elif _CHANNEL_RE.match(channel) and channel not in self._members:
+                self._refuse_non_member(method, channel)
+            if method in _READING and self.non_marketplace:
+                self._pace_history_read(method)
+                limit = int(args.get("limit") or NON_MARKETPLACE_LIMIT)
+                args = {**args, "limit": min(limit, NON_MARKETPLACE_LIMIT)}
+            return handler(args)
+
+        return guarded
+
+    def _refuse_non_member(self, method: str, channel: str) -> None:
+        public = self.conversation_type(channel) == "channel"
+        scopes = {s.strip() for s in self.scopes.split(",")}
+        if public and method == "chat.postMessage" and "chat:write.public" in scopes:
+            return
+        # Slack does not reveal private conversations to non-members: they "do not exist".
+        raise SlackApiFault("not_in_channel" if public else "channel_not_found")
+
+    def _pace_history_read(self, method: str) -> None:
+        hits = self._history_reads.setdefault(method, deque())
+        now = time.monotonic()
+        while hits and now - hits[0] >= NON_MARKETPLACE_PER_S:
+            hits.popleft()
+        if hits:
+            retry_after = max(1, math.ceil(NON_MARKETPLACE_PER_S - (now - hits[0])))
+            raise SlackApiFault(
+                "ratelimited", status=429, headers={"Retry-After": str(retry_after)}
+            )
+        hits.append(now)
+
+    @staticmethod
+    def _in_window(messages: list[Message], args: Args) -> list[Message]:
+        oldest, latest = _opt_str(args, "oldest"), _opt_str(args, "latest")
+        inclusive = _truthy(args.get("inclusive"))
+
+        def inside(ts: str) -> bool:
+            value = float(ts)
+            if oldest is not None and (
+                value < float(oldest) or (value == float(oldest) and not inclusive)
+            ):
+                return False
+            return latest is None or value < float(latest) or (value == float(latest) and inclusive)
+
+        return [m for m in messages if inside(m.ts)]
+
+    def _spend_response_url(self, rid: str, target: _ResponseTarget) -> str | None:
+        """None when the URL may post now (and counts the use); else Slack's error."""
+        if time.monotonic() - target.created_at > self.response_url_ttl_s:
+            return "expired_url"
+        used = self._response_uses.get(rid, 0)
+        if used >= self.response_url_uses:
+            return "used_url"
+        self._response_uses[rid] = used + 1
+        return None

@@ -24,6 +24,7 @@ async def test_ingest_summary_and_app_home_group_the_skips_by_cause(
     (folder / "locked.hwp").write_bytes(hwp_file(["비밀"], flags=0b11))
     settings = slack_settings.model_copy(update={"index_uri": str(tmp_path / "index")})
     running = await start_bot(settings, slack)
+    slack.join(CHANNEL)  # /ingest reports in the channel only where the bot is a member
     try:
         slack.push_slash_command("/ingest", str(folder), ADMIN, CHANNEL)
 

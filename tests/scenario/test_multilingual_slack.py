@@ -22,6 +22,7 @@ from tests.harness import (
     all_text,
     block_types,
     bot_replies,
+    command_reply,
     eventually,
     micro,
     wait_answer,
@@ -101,16 +102,14 @@ async def test_language_preference_wins_over_detection_until_auto(
     ml_bot: RunningBot, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
     envelope = slack.push_slash_command("/dualnova", "language ja", BOB, CHANNEL)
-    ack = await slack.wait_for_ack_async(envelope)
-    assert ack.payload is not None and ack.payload["text"] == message(
-        "language_set", "ja", name="日本語"
-    )
+    reply = await command_reply(slack, envelope)
+    assert reply["text"] == message("language_set", "ja", name="日本語")
 
     first = slack.post_user_message(CHANNEL, BOB, f"{MENTION} {LEAVE_EN}")
     await wait_answer(slack, CHANNEL, first)
     assert "Answer language: Japanese (ja)" in bedrock.calls(model="nova-pro")[-1].text
 
-    slack.push_slash_command("/dualnova", "language auto", BOB, CHANNEL)
+    await command_reply(slack, slack.push_slash_command("/dualnova", "language auto", BOB, CHANNEL))
     second = slack.post_user_message(CHANNEL, BOB, f"{MENTION} {LEAVE_EN}")
     await wait_answer(slack, CHANNEL, second)
     assert "Answer language: English (en)" in bedrock.calls(model="nova-pro")[-1].text
@@ -214,21 +213,20 @@ async def test_translation_was_wrong_records_question_answer_languages_and_terms
 async def test_glossary_command_lists_and_admin_changes_take_effect_without_restart(
     ml_bot: RunningBot, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
-    listing = await slack.wait_for_ack_async(
-        slack.push_slash_command("/glossary", "", BOB, CHANNEL)
+    listing = await command_reply(slack, slack.push_slash_command("/glossary", "", BOB, CHANNEL))
+    assert "GlobalConnect" in listing["text"]
+    refused = await command_reply(
+        slack, slack.push_slash_command("/glossary", "add Foo ko=푸", BOB, CHANNEL)
     )
-    assert listing.payload is not None and "GlobalConnect" in listing.payload["text"]
-    refused = await slack.wait_for_ack_async(
-        slack.push_slash_command("/glossary", "add Foo ko=푸", BOB, CHANNEL)
-    )
-    assert refused.payload is not None and "/glossary add" in refused.payload["text"]
+    assert "/glossary add" in refused["text"]
 
-    added = await slack.wait_for_ack_async(
+    added = await command_reply(
+        slack,
         slack.push_slash_command(
             "/glossary", "add HelpBot --dnt The support chatbot", ADMIN, CHANNEL
-        )
+        ),
     )
-    assert added.payload is not None and "Added" in added.payload["text"]
+    assert "Added" in added["text"]
     ts = slack.post_user_message(CHANNEL, BOB, f"{MENTION} {LEAVE_EN}")
     await wait_answer(slack, CHANNEL, ts)
     assert (
@@ -239,17 +237,14 @@ async def test_glossary_command_lists_and_admin_changes_take_effect_without_rest
 async def test_admins_change_channel_settings_in_slack(
     ml_bot: RunningBot, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    refused = await slack.wait_for_ack_async(
-        slack.push_slash_command("/dualnova", "settings companion ja", BOB, CHANNEL)
+    refused = await command_reply(
+        slack, slack.push_slash_command("/dualnova", "settings companion ja", BOB, CHANNEL)
     )
-    assert refused.payload is not None and "/dualnova settings" in refused.payload["text"]
-    ack = await slack.wait_for_ack_async(
+    assert "/dualnova settings" in refused["text"]
+    changed = await command_reply(
+        slack,
         slack.push_slash_command(
             "/dualnova", "settings companion ja mode draft_then_pro", ADMIN, CHANNEL
-        )
+        ),
     )
-    assert (
-        ack.payload is not None
-        and "`ja`" in ack.payload["text"]
-        and "draft_then_pro" in ack.payload["text"]
-    )
+    assert "`ja`" in changed["text"] and "draft_then_pro" in changed["text"]

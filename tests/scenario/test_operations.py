@@ -21,7 +21,17 @@ from bot.usage import format_usd
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack, Message
-from tests.harness import ADMIN, ALICE, BOB, LEAVE_EN, MENTION, bot_replies, micro, wait_answer
+from tests.harness import (
+    ADMIN,
+    ALICE,
+    BOB,
+    LEAVE_EN,
+    MENTION,
+    bot_replies,
+    command_reply,
+    micro,
+    wait_answer,
+)
 from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
 
 GAP_EN = "What is the population of Jupiter's moon Europa?"  # not in the handbook
@@ -135,15 +145,15 @@ async def test_usage_shows_an_admin_the_totals_of_the_day_and_refuses_others(
     await ask(slack, ALICE, "직원은 유급 연차를 며칠 받나요?")
     await ask(slack, ADMIN, GAP_EN, channel="D0ADMIN")  # not in the documents: no model call
 
-    envelope = slack.push_slash_command("/dualnova", "usage", ADMIN, CHANNEL)
-    ack = await slack.wait_for_ack_async(envelope)
-    refused = await slack.wait_for_ack_async(
-        slack.push_slash_command("/dualnova", "usage", ALICE, CHANNEL)
+    reply = await command_reply(
+        slack, slack.push_slash_command("/dualnova", "usage", ADMIN, CHANNEL)
+    )
+    refused = await command_reply(
+        slack, slack.push_slash_command("/dualnova", "usage", ALICE, CHANNEL)
     )
 
-    assert refused.payload == {"text": message("not_admin", "ko", command="/dualnova usage")}
-    assert ack.payload is not None
-    blocks = ack.payload["blocks"]
+    assert refused["text"] == message("not_admin", "ko", command="/dualnova usage")
+    blocks = reply["blocks"]
     shown = "\n".join(
         field["text"] for block in blocks if block["type"] == "section" for field in block["fields"]
     )
@@ -159,7 +169,7 @@ async def test_usage_shows_an_admin_the_totals_of_the_day_and_refuses_others(
     assert "`us.amazon.nova-pro-v1:0` 2 calls" in shown
     assert "`translate+answer` 1 q" in shown and "`none` 1 q" in shown
     assert "`en` 2 (67%)" in shown and "`ko` 1 (33%)" in shown
-    assert "3 questions" in ack.payload["text"]
+    assert "3 questions" in reply["text"]
 
 
 async def test_app_home_shows_ingest_collections_and_the_weeks_gaps_to_admins_only(

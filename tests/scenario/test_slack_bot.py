@@ -23,6 +23,7 @@ from tests.harness import (
     all_text,
     block_types,
     bot_replies,
+    command_reply,
     micro,
     wait_answer,
 )
@@ -152,11 +153,9 @@ async def test_ask_is_ephemeral_and_share_posts_once(
 async def test_ingest_is_refused_for_non_admins_in_their_language(
     bot: RunningBot, slack: FakeSlack
 ) -> None:
-    envelope = slack.push_slash_command("/ingest", "", ALICE, CHANNEL)
-    ack = await slack.wait_for_ack_async(envelope)
+    reply = await command_reply(slack, slack.push_slash_command("/ingest", "", ALICE, CHANNEL))
 
-    assert ack.payload is not None
-    assert ack.payload["text"] == message("not_admin", "ko", command="/ingest")
+    assert reply["text"] == message("not_admin", "ko", command="/ingest")
 
 
 async def test_ingest_by_an_admin_reports_progress_and_a_summary(
@@ -164,6 +163,7 @@ async def test_ingest_by_an_admin_reports_progress_and_a_summary(
 ) -> None:
     settings = slack_settings.model_copy(update={"index_uri": str(tmp_path / "index")})
     running = await start_bot(settings, slack)
+    slack.join(CHANNEL)  # the admin runs /ingest in a channel the bot is in
     try:
         envelope = slack.push_slash_command(
             "/ingest", f"{DOCS / 'ko'} --collection korean", ADMIN, CHANNEL
@@ -182,9 +182,10 @@ async def test_ingest_by_an_admin_reports_progress_and_a_summary(
         assert summary.text.startswith(f"Ingest of `{DOCS / 'ko'}`")
         assert summary.edits, "the progress message is edited in place, not reposted"
         assert len(bedrock.calls("InvokeModel")) > 0
-        status = slack.push_slash_command("/ingest", "status", ADMIN, CHANNEL)
-        status_ack = await slack.wait_for_ack_async(status)
-        assert status_ack.payload is not None and added in status_ack.payload["text"]
+        status = await command_reply(
+            slack, slack.push_slash_command("/ingest", "status", ADMIN, CHANNEL)
+        )
+        assert added in status["text"]
         assert running.components.index.current().collections == {"korean"}
     finally:
         await running.handler.close_async()
