@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     answer_max_tokens: int = Field(default=1500, ge=64, le=10_000)
     bedrock_max_attempts: int = Field(default=3, ge=1, le=10)
     bedrock_read_timeout: float = Field(default=30.0, gt=0)
+    # Flow control (bot/flow.py): this process's budget a minute per model, and how long a
+    # question may wait for its turn before the asker is told to come back later.
+    bedrock_pro_requests_per_minute: int = Field(default=100, ge=1, le=100_000)
+    bedrock_pro_tokens_per_minute: int = Field(default=400_000, ge=1_000)
+    bedrock_micro_requests_per_minute: int = Field(default=200, ge=1, le=100_000)
+    bedrock_micro_tokens_per_minute: int = Field(default=400_000, ge=1_000)
+    queue_max_wait_seconds: float = Field(default=90.0, gt=0, le=900)
     aws_endpoint_url_s3: str | None = None
     aws_endpoint_url_bedrock_runtime: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
