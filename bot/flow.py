@@ -9,7 +9,7 @@ questions run into that wall (and retry into it), each model gets a gate here:
   Bedrock itself counts them);
 - the budget adapts: a throttle halves the request rate and empties the bucket (another
   client of the account, or a lower quota than configured); each success grows it back by
-  a twentieth of the configured rate, never past it;
+  a hundredth of the configured rate (at least one request a minute), never past it;
 - waiting questions are served round robin across askers, so one person's ten questions
   take turns with everyone else's one;
 - a question that has waited more than 5 s is told its place in line (`bot.progress`), then
@@ -47,11 +47,10 @@ NOTIFY_AFTER_S = 5.0
 NOTIFY_EVERY_S = 10.0
 #: The request bucket holds this many seconds of the rate: short bursts pass at once.
 BURST_SECONDS = 10.0
-#: Success grows the rate by this share of the configured rate; a throttle halves it.
-GROWTH_SHARE = 0.05
+#: Success grows the rate by this share of the configured rate (at least one request a
+#: minute): after a halving, about fifty calls bring it back. A throttle halves it.
+GROWTH_SHARE = 0.01
 FLOOR_SHARE = 0.05
-#: Throttles closer together than this after a cut are echoes of the same burst.
-CUT_SPACING_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,8 @@ class Budget:
 
     requests_per_minute: float
     tokens_per_minute: float | None = None
+    #: Requests that may go at once; None: ten seconds' worth of the rate.
+    burst: int | None = None
 
 
 @dataclass(eq=False)
@@ -77,6 +78,7 @@ class Ticket:
     gate: ModelGate
     reserved: int
     since: float
+    granted_at: float = 0.0
     settled: bool = field(default=False)
 
     def succeeded(self, used_tokens: int | None = None) -> None:
@@ -87,7 +89,7 @@ class Ticket:
     def throttled(self) -> None:
         """Bedrock refused the call: nothing was used; cut the rate and pause."""
         self.gate._settle(self, 0)
-        self.gate._cut()
+        self.gate._cut(self.granted_at)
 
 
 class ModelGate:
@@ -111,7 +113,7 @@ class ModelGate:
         self._notify_every_s = notify_every_s
         self._limit = budget.requests_per_minute / 60
         self.rate = self._limit  # requests a second, adapted
-        self._capacity = max(1.0, math.floor(self._limit * BURST_SECONDS))
+        self._capacity = float(budget.burst or max(1, math.floor(self._limit * BURST_SECONDS)))
         now = clock()
         self._requests = self._capacity
         self._tokens = float(budget.tokens_per_minute or 0)
@@ -153,15 +155,16 @@ class ModelGate:
         self._wake()
 
     def _grow(self) -> None:
-        self.rate = min(self._limit, self.rate + self._limit * GROWTH_SHARE)
+        step = max(1 / 60, self._limit * GROWTH_SHARE)
+        self.rate = min(self._limit, self.rate + step)
 
-    def _cut(self) -> None:
+    def _cut(self, granted_at: float | None = None) -> None:
         self.throttles += 1
         self._refill()
         now = self._clock()
-        # Calls admitted before a cut come back throttled together: one cut per burst, or
-        # ten in-flight calls would take the rate to the floor.
-        if now - self._last_cut >= CUT_SPACING_S:
+        # Calls admitted before the last cut come back throttled together: they are echoes
+        # of the burst already paid for, or ten in-flight calls would take the rate to the floor.
+        if granted_at is None or granted_at >= self._last_cut:
             self._last_cut = now
             self.rate = max(self._limit * FLOOR_SHARE, self.rate / 2)
             log.warning(
@@ -235,7 +238,7 @@ class ModelGate:
                     delay = self._delay(tokens)
                     if delay <= 0:
                         self._take(waiter)
-                        return Ticket(self, tokens, waiter.since)
+                        return Ticket(self, tokens, waiter.since, granted_at=now)
                     wait = delay
                 deadline = waiter.since + self.max_wait_s
                 if now >= deadline:
