@@ -5,6 +5,7 @@ the place-in-line notifications — against the Bedrock fake's quotas where Bedr
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -165,7 +166,7 @@ async def test_a_waiting_question_hears_its_place_after_the_first_wait_then_peri
     times = [t for t, _, _ in heard]
     assert [p for _, p, _ in heard] == [2, 2, 2]  # behind U_A, who asked first
     assert 0.3 <= times[0] < 0.45
-    assert all(0.38 <= b - a < 0.6 for a, b in zip(times, times[1:], strict=False))
+    assert all(0.38 <= b - a < 0.6 for a, b in itertools.pairwise(times))
     assert all(eta > 0 for _, _, eta in heard)
 
 
