@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.config import Settings
 from bot.messages import message
 from tests.conftest import DOCS, REPO
 from tests.fakes.bedrock import FakeBedrock, Reply
@@ -177,7 +178,8 @@ def test_doctor_passes_against_reachable_models(
 ) -> None:
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "all 6 checks ok" in out
+    assert "all 7 checks ok" in out
+    assert "ok   prompt cache: answer (Pro) ~" in out
     assert {c.model_id for c in bedrock.calls("Converse")} == {
         "us.amazon.nova-micro-v1:0",
         "us.amazon.nova-pro-v1:0",
@@ -200,3 +202,19 @@ def test_doctor_prints_the_fix_for_a_denied_model(
 def test_python_dash_m_bot_is_the_same_cli() -> None:
     result = bot_command("--help", cwd=REPO)
     assert result.returncode == 0 and "ingest" in result.stdout
+
+
+def test_doctor_reports_each_prompt_prefix_against_the_cache_minimum(settings: Settings) -> None:
+    from bot.doctor import prompt_cache_check
+
+    bare = prompt_cache_check(settings).detail
+    glossary = REPO / "examples" / "glossary.json"
+    with_glossary = prompt_cache_check(
+        settings.model_copy(update={"glossary_uri": str(glossary)})
+    ).detail
+
+    assert "answer (Pro) ~" in bare and "below the minimum, not cached" in bare
+    assert (
+        "cached" in with_glossary.split(";")[0] and "not cached" not in with_glossary.split(";")[0]
+    )
+    assert "20 terms" in with_glossary
