@@ -41,6 +41,22 @@ def _escape(text: str) -> str:
     return text.replace("</passage", "&lt;/passage").replace("<passage", "&lt;passage")
 
 
+_SENTENCE_ENDS = (". ", ".\n", "。", "！", "？", "! ", "? ", "\n")
+
+
+def cap_passage(text: str, limit: int) -> str:
+    """At most `limit` characters, cut after the last sentence that fits (0: no cap)."""
+    if not limit or len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(mark) + len(mark.rstrip()) for mark in _SENTENCE_ENDS)
+    if end >= limit // 2:
+        cut = cut[:end]
+    elif " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]  # no sentence end near: at least a whole word
+    return cut.rstrip() + " …"
+
+
 def user_message(
     *,
     question: str,
@@ -48,10 +64,11 @@ def user_message(
     passages: Sequence[Passage],
     history: Sequence[Turn],
     style: str = "",
+    passage_chars: int = 0,
 ) -> str:
     blocks = [
         f'<passage n="{number}" title="{_escape(p.title)}" source="{_escape(p.source)}" language="{p.language}">\n'
-        f"{_escape(p.text)}\n</passage>"
+        f"{_escape(cap_passage(p.text, passage_chars))}\n</passage>"
         for number, p in enumerate(passages, 1)
     ]
     parts = ["<passages>\n" + "\n".join(blocks) + "\n</passages>"]
@@ -80,10 +97,12 @@ class ProAnswerer:
         style: str = "",
         glossary: Callable[[], Glossary] = Glossary,
         flow: FlowControl | None = None,
+        passage_chars: int = 0,
     ) -> None:
         self._llm = llm
         self._model_id = model_id
         self._purpose = purpose
+        self._passage_chars = passage_chars
         self._style = style
         self._glossary = glossary
         self._gate = flow.gate(model_id) if flow is not None else None
@@ -105,6 +124,7 @@ class ProAnswerer:
                     passages=passages,
                     history=history,
                     style=self._style,
+                    passage_chars=self._passage_chars,
                 ),
             ),
         ]

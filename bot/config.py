@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     min_vector_score: float = Field(default=0.35, ge=-1, le=1)
     min_bm25_score: float = Field(default=0.5, ge=0)
     relative_cutoff: float = Field(default=0.5, ge=0, le=1)
+    max_passage_chars: int = Field(default=1000, ge=0, le=50_000)
     max_question_chars: int = Field(default=4000, ge=100)
     history_token_budget: int = Field(default=1500, ge=0)
     embed_concurrency: int = Field(default=16, ge=1, le=256)

@@ -207,6 +207,7 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
             style=DRAFT_STYLE,
             glossary=glossary.current,
             flow=flow,
+            passage_chars=settings.max_passage_chars,
         )
         translator = Translator(
             llm=micro, model_id=settings.micro_model_id, glossary=glossary.current, flow=flow
@@ -231,6 +232,7 @@ def build(settings: Settings, *, offline: bool | None = None) -> Components:
             model_id=settings.pro_model_id,
             glossary=glossary.current,
             flow=flow,
+            passage_chars=settings.max_passage_chars,
         )
     retriever = build_retriever(settings, index=handle.current, embedder=embedder, offline=offline)
     pipeline = Pipeline(

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bot.answer import Translator, translation_max_tokens
+from bot.answer import Translator, cap_passage, translation_max_tokens
 from bot.bedrock import converse_llm, runtime_client
 from bot.condense import PREFILL, condense_max_tokens, parse_reply
 from bot.config import Settings
@@ -195,3 +195,31 @@ async def test_without_a_glossary_no_prefix_reaches_the_minimum_and_nothing_clai
     for call in bedrock.calls("Converse") + bedrock.calls("ConverseStream"):
         assert CACHE_POINT not in call.body.get("system", []), call.model_id
     assert all(c.cache_read_tokens == c.cache_write_tokens == 0 for c in answer.route.calls)
+
+
+# --- passage cap (issue 12 item 10, savings) -------------------------------------------------
+
+
+def test_a_passage_is_capped_after_the_last_sentence_that_fits() -> None:
+    text = "First sentence here. Second sentence is longer than the first. Third one."
+
+    assert cap_passage(text, 0) == text  # 0: no cap
+    assert cap_passage(text, len(text)) == text
+    assert cap_passage(text, 40) == "First sentence here. …"
+    assert cap_passage(text, 60) == "First sentence here. Second sentence is longer than the …"
+    assert (
+        cap_passage("word " * 100, 40).endswith(" …") and len(cap_passage("word " * 100, 40)) <= 42
+    )
+
+
+async def test_max_passage_chars_caps_what_reaches_pro(
+    settings: Settings, bedrock: FakeBedrock
+) -> None:
+    bedrock.queue("nova-pro", Reply(text="20 days [1]."))
+    settings = settings.model_copy(update={"max_passage_chars": 200})
+
+    await ask(settings, LEAVE_EN)
+
+    (pro,) = bedrock.calls(model="nova-pro")
+    bodies = pro.text.split("<passage ")[1:]
+    assert bodies and all(len(b.split("</passage>")[0].split("\n", 1)[1]) <= 203 for b in bodies)
