@@ -223,3 +223,15 @@ async def test_max_passage_chars_caps_what_reaches_pro(
     (pro,) = bedrock.calls(model="nova-pro")
     bodies = pro.text.split("<passage ")[1:]
     assert bodies and all(len(b.split("</passage>")[0].split("\n", 1)[1]) <= 203 for b in bodies)
+
+
+@pytest.mark.parametrize("key", ["busy_retry", "answer_cut", "translation_cut"])
+def test_every_language_of_the_catalogue_has_the_new_sentences(key: str) -> None:
+    from bot.messages import available_languages
+
+    assert available_languages(key) == available_languages("busy")
+    for language in available_languages(key):
+        text = message(key, language, minutes=3)
+        assert text and "{" not in text
+        if key == "busy_retry":
+            assert "3" in text, language
