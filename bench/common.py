@@ -175,6 +175,12 @@ class Stack:
         env = {
             "DOCS_SOURCE": str(DOCS),
             "GLOSSARY_URI": str(GLOSSARY),
+            # The Bedrock fake has no quota unless a bench sets one (FakeBedrock.set_quota; such
+            # a bench passes matching budgets): this high, bot/flow.py paces nothing here.
+            "BEDROCK_PRO_REQUESTS_PER_MINUTE": "100000",
+            "BEDROCK_PRO_TOKENS_PER_MINUTE": "1000000000",
+            "BEDROCK_MICRO_REQUESTS_PER_MINUTE": "100000",
+            "BEDROCK_MICRO_TOKENS_PER_MINUTE": "1000000000",
             "NO_PROXY": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
         }
