@@ -7,6 +7,7 @@ the user message. Passages are numbered so the answer can cite them as [n].
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -145,35 +146,37 @@ class ProAnswerer:
         usage: dict[str, int] = {}
         produced = False
         stop_reason: str | None = None
-        since: float | None = None
         try:
             messages = self.messages(
                 question=question, language=language, passages=passages, history=history
             )
             reserve = _prompt_tokens(messages) + _max_tokens(self._llm)
-            while True:
-                ticket: Ticket | None = None
-                if self._gate is not None:
-                    ticket = await self._gate.acquire(reserve, since=since)
-                    since = ticket.since
-                try:
-                    async for piece in stream_chat(self._llm, messages):
-                        usage = piece.usage or usage
-                        stop_reason = piece.stop_reason or stop_reason
-                        if piece.text:
-                            produced = True
-                            yield piece.text
-                except Exception as exc:
-                    error = as_model_error(exc, model_id=self._model_id)
-                    if ticket is not None and not produced and _requeue(error):
-                        ticket.throttled()
-                        continue
+            turn = self._gate.turn() if self._gate is not None else None
+            async with turn or contextlib.nullcontext():
+                while True:
+                    ticket: Ticket | None = None
+                    if self._gate is not None:
+                        ticket = await self._gate.acquire(reserve, turn=turn)
+                    try:
+                        async for piece in stream_chat(self._llm, messages):
+                            usage = piece.usage or usage
+                            stop_reason = piece.stop_reason or stop_reason
+                            if piece.text:
+                                if not produced and turn is not None:
+                                    turn.started()
+                                produced = True
+                                yield piece.text
+                    except Exception as exc:
+                        error = as_model_error(exc, model_id=self._model_id)
+                        if ticket is not None and not produced and _requeue(error):
+                            ticket.throttled()
+                            continue
+                        if ticket is not None:
+                            ticket.succeeded(None)
+                        raise
                     if ticket is not None:
-                        ticket.succeeded(None)
-                    raise
-                if ticket is not None:
-                    ticket.succeeded(_used(usage))
-                break
+                        ticket.succeeded(_used(usage))
+                    break
         except Exception as exc:
             error = (
                 exc if isinstance(exc, ModelError) else as_model_error(exc, model_id=self._model_id)

@@ -214,32 +214,28 @@ class ModelGate:
     def waiting(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
-    async def acquire(self, tokens: int, *, since: float | None = None) -> Ticket:
+    def turn(self) -> Turn:
+        """A new model call of the current question (see `Turn`)."""
+        return Turn(self)
+
+    async def acquire(self, tokens: int, *, turn: Turn | None = None) -> Ticket:
         """Wait for this asker's turn and the budget; reserve `tokens`.
 
-        `since`: when the question first started waiting for this call (kept across retries
-        after a throttle, which also go to the front of the asker's own line).
+        With `turn`, a retry after a throttle keeps the turn's deadline and goes to the front
+        of the asker's own line; the turn tells the asker their place while this waits.
         """
         changed = self._event()
-        now = self._clock()
-        retry = since is not None
-        waiter = _Waiter(asker.get(), tokens, since if since is not None else now)
+        turn = turn or Turn(self)
+        waiter = _Waiter(asker.get(), tokens, turn.since)
         line = self._queues.setdefault(waiter.user, deque())
-        if retry:
+        if turn.previous is not None:
             line.appendleft(waiter)
         else:
             line.append(waiter)
-        next_notice = waiter.since + self._notify_after_s
+        turn.waiter = waiter
         try:
             while True:
                 now = self._clock()
-                wait: float | None = None
-                if self._next() is waiter:
-                    delay = self._delay(tokens)
-                    if delay <= 0:
-                        self._take(waiter)
-                        return Ticket(self, tokens, waiter.since, granted_at=now)
-                    wait = delay
                 deadline = waiter.since + self.max_wait_s
                 if now >= deadline:
                     position = self.position(waiter)
@@ -253,14 +249,14 @@ class ModelGate:
                         f"{position}",
                         retry_after_s=retry_after,
                     )
-                if now >= next_notice:
-                    position = self.position(waiter)
-                    await notify_waiting(position, self.eta_s(position))
-                    next_notice = now + self._notify_every_s
-                    continue
-                timeout = min(deadline, next_notice) - now
-                if wait is not None:
-                    timeout = min(timeout, wait)
+                timeout = deadline - now
+                if self._next() is waiter:
+                    delay = self._delay(tokens)
+                    if delay <= 0:
+                        self._take(waiter)
+                        turn.previous = Ticket(self, tokens, waiter.since, granted_at=now)
+                        return turn.previous
+                    timeout = min(timeout, delay)
                 changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), timeout=max(0.001, timeout))
@@ -297,20 +293,59 @@ class ModelGate:
         """Run one non-streaming call in turn; a throttle re-queues it (same place, same
         deadline) instead of failing, until the wait passes QUEUE_MAX_WAIT_SECONDS.
         `used` reads the tokens the call counted from its result, to settle the budget."""
-        since: float | None = None
+        async with self.turn() as turn:
+            while True:
+                ticket = await self.acquire(tokens, turn=turn)
+                try:
+                    result = await fn()
+                except ModelThrottled:
+                    ticket.throttled()
+                    continue
+                except BaseException:
+                    ticket.succeeded(None)  # not a quota problem: keep the reservation
+                    raise
+                ticket.succeeded(used(result) if used is not None else None)
+                return result
+
+
+class Turn:
+    """One model call of one question, across its throttled retries: one deadline (from the
+    first wait), and one schedule of place-in-line notices — after `NOTIFY_AFTER_S`, then
+    every `NOTIFY_EVERY_S` — that keeps running while a throttled attempt is in flight
+    (botocore's own retries included), until the answer starts (`started()`) or the turn ends.
+    """
+
+    def __init__(self, gate: ModelGate) -> None:
+        self.gate = gate
+        self.since = gate._clock()
+        self.waiter: _Waiter | None = None
+        self.previous: Ticket | None = None
+        self._notifier: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Turn:
+        # The task copies this context: the asker's `progress.on_wait` listener included.
+        self._notifier = asyncio.create_task(self._notify())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.started()
+
+    def started(self) -> None:
+        """The model is answering: no more place-in-line notices."""
+        if self._notifier is not None:
+            self._notifier.cancel()
+            self._notifier = None
+
+    async def _notify(self) -> None:
+        gate = self.gate
+        await asyncio.sleep(max(0.0, self.since + gate._notify_after_s - gate._clock()))
         while True:
-            ticket = await self.acquire(tokens, since=since)
-            since = ticket.since
-            try:
-                result = await fn()
-            except ModelThrottled:
-                ticket.throttled()
-                continue
-            except BaseException:
-                ticket.succeeded(None)  # not a quota problem: keep the reservation, no growth
-                raise
-            ticket.succeeded(used(result) if used is not None else None)
-            return result
+            waiter = self.waiter
+            queued = waiter is not None and not waiter.granted
+            # In flight (a throttled attempt being retried): next in line.
+            position = max(1, gate.position(waiter)) if queued and waiter else 1
+            await notify_waiting(position, gate.eta_s(position))
+            await asyncio.sleep(gate._notify_every_s)
 
 
 class FlowControl:

@@ -159,7 +159,8 @@ async def test_a_waiting_question_hears_its_place_after_the_first_wait_then_peri
         asker.set(user)
         on_wait.set(listener if user == "U_B" else None)
         with pytest.raises(ModelBusy):
-            await gate.acquire(10)
+            async with gate.turn() as turn:
+                await gate.acquire(10, turn=turn)
 
     await asyncio.gather(waiting("U_A"), waiting("U_B"))
 
@@ -197,3 +198,37 @@ def test_flow_control_finds_the_gate_by_model_id_substring() -> None:
     assert flow.gate("apac.amazon.nova-pro-v1:0") is not None
     assert flow.gate("us.amazon.nova-micro-v1:0").budget.requests_per_minute == 120  # type: ignore[union-attr]
     assert flow.gate("amazon.titan-embed-text-v2:0") is None
+
+
+async def test_through_the_pipeline_a_question_behind_an_exhausted_quota_hears_its_place_then_busy(
+    settings: Any, bedrock: FakeBedrock
+) -> None:
+    from bot.messages import message
+    from bot.models import Question
+    from bot.wiring import build
+
+    bedrock.set_quota("nova-pro", requests_per_minute=60, burst=5)
+    bedrock.exhaust_quota("nova-pro", 3600)
+    settings = settings.model_copy(
+        update={"queue_max_wait_seconds": 7.0, "bedrock_pro_requests_per_minute": 60}
+    )
+    heard: list[tuple[float, int, float]] = []
+
+    async def listener(position: int, eta_s: float) -> None:
+        heard.append((time.monotonic(), position, eta_s))
+
+    on_wait.set(listener)
+    stream = await build(settings).pipeline.answer(
+        Question(text="How many days of paid annual leave do employees get?", user_id="U_A")
+    )
+    text = "".join([piece async for piece in stream])
+
+    assert text == message("busy_retry", "en", minutes=1)
+    assert stream.result().status == "failed"
+    first_call = bedrock.calls(model="nova-pro")[0].started_at
+    waited = [t - first_call for t, _, _ in heard]
+    # Told at 5 s although a throttled attempt was in flight then; busy at 7 s, before 15.
+    assert len(heard) == 1 and 4.8 <= waited[0] < 6, waited
+    assert heard[0][1] == 1 and heard[0][2] > 0
+    throttled = [r for r in bedrock.calls(model="nova-pro") if r.error == "ThrottlingException"]
+    assert 1 <= len(throttled) <= 3 * 4, "paced, not retried into the wall"
