@@ -255,3 +255,16 @@ def test_a_prefilled_assistant_turn_is_continued_not_repeated(fake, client):
 
     text = response["output"]["message"]["content"][0]["text"]
     assert text == '"standalone_question": "VPN?", "intent": "question"}'
+
+
+def test_an_answer_exactly_at_max_tokens_reports_max_tokens_and_usage_never_exceeds_it(
+    fake, client
+):
+    fake.queue("nova-pro", Reply("abcd" * 10), Reply("short", output_tokens=900))
+
+    exact = ask(client, inferenceConfig={"maxTokens": 10})
+    scripted = ask(client, inferenceConfig={"maxTokens": 50})
+
+    assert exact["stopReason"] == "max_tokens"
+    assert exact["output"]["message"]["content"][0]["text"] == "abcd" * 10
+    assert scripted["usage"]["outputTokens"] == 50

@@ -773,6 +773,9 @@ class FakeBedrock(LoopbackServer):
             read, write = self._cache_tokens(record)
         inputs = reply.input_tokens if reply.input_tokens is not None else total - read - write
         outputs = reply.output_tokens if reply.output_tokens is not None else estimate_tokens(text)
+        max_tokens = (record.body.get("inferenceConfig") or {}).get("maxTokens")
+        if isinstance(max_tokens, int):
+            outputs = min(outputs, max_tokens)  # a scripted count cannot exceed the cap either
         usage = {
             "inputTokens": inputs,
             "outputTokens": outputs,
@@ -988,7 +991,8 @@ def _answer(record: RecordedRequest, reply: Reply) -> tuple[str, str]:
         if stop in text:
             text, stop_reason = text[: text.index(stop)], "stop_sequence"
     max_tokens = config.get("maxTokens")
-    if max_tokens is not None and estimate_tokens(text) > max_tokens:
+    # Reaching maxTokens stops the model there: it cannot know it was about to end anyway.
+    if max_tokens is not None and estimate_tokens(text) >= max_tokens:
         while estimate_tokens(text) > max_tokens:
             text = text[: -max(1, len(text) // 20)]
         stop_reason = "max_tokens"
