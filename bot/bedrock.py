@@ -3,6 +3,7 @@
 Retries live here (botocore's standard mode: exponential backoff with jitter on
 throttling and 5xx) and LlamaIndex's own tenacity loop is turned off (`max_retries=1`),
 so a throttled call fails within seconds with a typed error instead of hanging a reply.
+Past that, a throttled Nova call goes back to its model's queue in `bot.flow`, paced.
 """
 
 from __future__ import annotations
