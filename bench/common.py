@@ -133,20 +133,25 @@ _LATEST = re.compile(r"Latest message \([^)]*\):\n(?P<question>.*)\Z", re.DOTALL
 
 def script_models(
     bedrock: FakeBedrock, *, cache: PromptCache | None = None, answer: str = ANSWER_EN
-) -> PromptCache:
-    """Micro condenses/translates workload questions to their English form; Pro answers."""
-    cache = cache or PromptCache()
+) -> PromptCache | None:
+    """Micro condenses/translates workload questions to their English form; Pro answers.
+
+    The fake models Bedrock's prompt cache itself (the 1,000-token minimum included) and
+    reports it in each reply's usage; pass a `PromptCache` only to script it instead."""
+
+    def reply(record: RecordedRequest, text: str) -> Reply:
+        return cache.reply(record, text) if cache is not None else Reply(text=text)
 
     def micro(record: RecordedRequest) -> Reply:
-        user = record.texts[-1] if record.texts else ""
+        # The last text that carries the question (the assistant turn may be a "{" prefill).
+        user = next((t for t in reversed(record.texts) if _LATEST.search(t)), "")
         match = _LATEST.search(user)
         question = match["question"].strip() if match else user
         english = english_for(question) or question
-        reply = json.dumps({"standalone_question": english, "intent": "question"})
-        return cache.reply(record, reply)
+        return reply(record, json.dumps({"standalone_question": english, "intent": "question"}))
 
     def pro(record: RecordedRequest) -> Reply:
-        return cache.reply(record, answer)
+        return reply(record, answer)
 
     bedrock.responder("nova-micro", micro)
     bedrock.responder("nova-pro", pro)
@@ -170,6 +175,12 @@ class Stack:
         env = {
             "DOCS_SOURCE": str(DOCS),
             "GLOSSARY_URI": str(GLOSSARY),
+            # The Bedrock fake has no quota unless a bench sets one (FakeBedrock.set_quota; such
+            # a bench passes matching budgets): this high, bot/flow.py paces nothing here.
+            "BEDROCK_PRO_REQUESTS_PER_MINUTE": "100000",
+            "BEDROCK_PRO_TOKENS_PER_MINUTE": "1000000000",
+            "BEDROCK_MICRO_REQUESTS_PER_MINUTE": "100000",
+            "BEDROCK_MICRO_TOKENS_PER_MINUTE": "1000000000",
             "NO_PROXY": "127.0.0.1,localhost",
             "PYTHONUNBUFFERED": "1",
         }

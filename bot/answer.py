@@ -7,19 +7,22 @@ the user message. Passages are numbered so the answer can cite them as [n].
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from llama_index.core.base.llms.types import ChatMessage, MessageRole
+from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 from llama_index.core.llms import LLM
 
 from bot.bedrock import as_model_error, stream_chat, usage_from
-from bot.errors import ModelError, StreamInterrupted
+from bot.errors import ModelBusy, ModelError, ModelThrottled, OutputLimitReached, StreamInterrupted
+from bot.flow import FlowControl, Ticket
 from bot.glossary import Glossary
-from bot.messages import language_name
+from bot.messages import language_name, message
 from bot.models import ModelCall, Passage, Purpose, Turn
 from bot.prompts import system_message
+from bot.tokens import estimate_tokens
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,22 @@ def _escape(text: str) -> str:
     return text.replace("</passage", "&lt;/passage").replace("<passage", "&lt;passage")
 
 
+_SENTENCE_ENDS = (". ", ".\n", "。", "！", "？", "! ", "? ", "\n")
+
+
+def cap_passage(text: str, limit: int) -> str:
+    """At most `limit` characters, cut after the last sentence that fits (0: no cap)."""
+    if not limit or len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(mark) + len(mark.rstrip()) for mark in _SENTENCE_ENDS)
+    if end >= limit // 2:
+        cut = cut[:end]
+    elif " " in cut[limit // 2 :]:
+        cut = cut[: cut.rindex(" ")]  # no sentence end near: at least a whole word
+    return cut.rstrip() + " …"
+
+
 def user_message(
     *,
     question: str,
@@ -46,10 +65,11 @@ def user_message(
     passages: Sequence[Passage],
     history: Sequence[Turn],
     style: str = "",
+    passage_chars: int = 0,
 ) -> str:
     blocks = [
         f'<passage n="{number}" title="{_escape(p.title)}" source="{_escape(p.source)}" language="{p.language}">\n'
-        f"{_escape(p.text)}\n</passage>"
+        f"{_escape(cap_passage(p.text, passage_chars))}\n</passage>"
         for number, p in enumerate(passages, 1)
     ]
     parts = ["<passages>\n" + "\n".join(blocks) + "\n</passages>"]
@@ -77,12 +97,16 @@ class ProAnswerer:
         purpose: Purpose = "answer",
         style: str = "",
         glossary: Callable[[], Glossary] = Glossary,
+        flow: FlowControl | None = None,
+        passage_chars: int = 0,
     ) -> None:
         self._llm = llm
         self._model_id = model_id
         self._purpose = purpose
+        self._passage_chars = passage_chars
         self._style = style
         self._glossary = glossary
+        self._gate = flow.gate(model_id) if flow is not None else None
 
     @property
     def model_id(self) -> str:
@@ -101,6 +125,7 @@ class ProAnswerer:
                     passages=passages,
                     history=history,
                     style=self._style,
+                    passage_chars=self._passage_chars,
                 ),
             ),
         ]
@@ -114,19 +139,44 @@ class ProAnswerer:
         history: Sequence[Turn],
         on_call: Callable[[ModelCall], None],
     ) -> AsyncIterator[str]:
-        """Yield text as it arrives. Raises ModelError before any text, StreamInterrupted after some."""
+        """Yield text as it arrives. Raises ModelError before any text, StreamInterrupted after
+        some (OutputLimitReached when the model stopped at maxTokens). With flow control the
+        call waits its turn first, and a throttle before any text sends it back to the queue."""
         started = time.perf_counter()
         usage: dict[str, int] = {}
         produced = False
+        stop_reason: str | None = None
         try:
             messages = self.messages(
                 question=question, language=language, passages=passages, history=history
             )
-            async for piece in stream_chat(self._llm, messages):
-                usage = piece.usage or usage
-                if piece.text:
-                    produced = True
-                    yield piece.text
+            reserve = _prompt_tokens(messages) + _max_tokens(self._llm)
+            turn = self._gate.turn() if self._gate is not None else None
+            async with turn or contextlib.nullcontext():
+                while True:
+                    ticket: Ticket | None = None
+                    if self._gate is not None:
+                        ticket = await self._gate.acquire(reserve, turn=turn)
+                    try:
+                        async for piece in stream_chat(self._llm, messages):
+                            usage = piece.usage or usage
+                            stop_reason = piece.stop_reason or stop_reason
+                            if piece.text:
+                                if not produced and turn is not None:
+                                    turn.started()
+                                produced = True
+                                yield piece.text
+                    except Exception as exc:
+                        error = as_model_error(exc, model_id=self._model_id)
+                        if ticket is not None and not produced and _requeue(error):
+                            ticket.throttled()
+                            continue
+                        if ticket is not None:
+                            ticket.succeeded(None)
+                        raise
+                    if ticket is not None:
+                        ticket.succeeded(_used(usage))
+                    break
         except Exception as exc:
             error = (
                 exc if isinstance(exc, ModelError) else as_model_error(exc, model_id=self._model_id)
@@ -147,6 +197,54 @@ class ProAnswerer:
                     **(usage or {}),
                 )
             )
+        if stop_reason == "max_tokens":
+            log.warning(
+                "answer reached maxTokens",
+                extra={"model": self._model_id, "output_tokens": usage.get("output_tokens", 0)},
+            )
+            raise OutputLimitReached(f"{self._model_id}: stopped at maxTokens")
+
+
+def _prompt_tokens(messages: Sequence[ChatMessage]) -> int:
+    return sum(estimate_tokens(m.content or "") for m in messages)
+
+
+def _max_tokens(llm: LLM) -> int:
+    return int(getattr(llm, "max_tokens", 0) or 0)
+
+
+def _used(usage: dict[str, int]) -> int | None:
+    """Tokens a call counted against the quota (cache reads are given back), if reported."""
+    if not usage:
+        return None
+    return (
+        usage.get("input_tokens", 0)
+        + usage.get("output_tokens", 0)
+        + usage.get("cache_write_tokens", 0)
+    )
+
+
+def response_tokens(response: ChatResponse) -> int | None:
+    """Tokens a Converse reply counted against the quota."""
+    return _used(usage_from(dict(response.raw) if response.raw is not None else {}))
+
+
+def _requeue(error: ModelError) -> bool:
+    """A throttle sends the call back to the queue; a queue timeout is final."""
+    return isinstance(error, ModelThrottled) and not isinstance(error, ModelBusy)
+
+
+#: Nova's largest output (v1 models): a translation is never asked for more than this.
+MAX_OUTPUT_TOKENS = 5_000
+#: Scripts where one token carries about one character (Hangul, kana, CJK, Thai): a
+#: translation into them takes two to three times the tokens of the English text.
+_WIDE_TARGETS = frozenset({"ko", "ja", "zh", "th"})
+
+
+def translation_max_tokens(text: str, target: str) -> int:
+    """maxTokens for translating `text` into `target`, sized on the text, not the answer's."""
+    factor = 3.0 if target in _WIDE_TARGETS else 1.6
+    return max(256, min(MAX_OUTPUT_TOKENS, int(estimate_tokens(text) * factor) + 128))
 
 
 DRAFT_STYLE = (
@@ -165,11 +263,17 @@ class Translator:
     """Nova Micro translating finished text (the companion answer, a quoted passage)."""
 
     def __init__(
-        self, *, llm: LLM, model_id: str, glossary: Callable[[], Glossary] = Glossary
+        self,
+        *,
+        llm: LLM,
+        model_id: str,
+        glossary: Callable[[], Glossary] = Glossary,
+        flow: FlowControl | None = None,
     ) -> None:
         self._llm = llm
         self._model_id = model_id
         self._glossary = glossary
+        self._gate = flow.gate(model_id) if flow is not None else None
 
     async def translate(self, text: str, *, target: str, purpose: Purpose) -> tuple[str, ModelCall]:
         """The translation and its usage; raises ModelError when Micro fails."""
@@ -181,10 +285,19 @@ class Translator:
                 content=f"Target language: {language_name(target)} ({target})\n\n<text>\n{text}\n</text>",
             ),
         ]
-        try:
-            response = await self._llm.achat(messages)
-        except Exception as exc:
-            raise as_model_error(exc, model_id=self._model_id) from exc
+        max_tokens = translation_max_tokens(text, target)
+
+        async def chat() -> ChatResponse:
+            try:
+                return await self._llm.achat(messages, max_tokens=max_tokens)
+            except Exception as exc:
+                raise as_model_error(exc, model_id=self._model_id) from exc
+
+        if self._gate is None:
+            response = await chat()
+        else:
+            reserve = _prompt_tokens(messages) + max_tokens
+            response = await self._gate.call(chat, tokens=reserve, used=response_tokens)
         call = ModelCall(
             model=self._model_id,
             purpose=purpose,
@@ -192,4 +305,12 @@ class Translator:
             **usage_from(dict(response.raw) if response.raw is not None else {}),
         )
         translated = (response.message.content or "").strip()
-        return translated.removeprefix("<text>").removesuffix("</text>").strip(), call
+        translated = translated.removeprefix("<text>").removesuffix("</text>").strip()
+        raw = response.raw if isinstance(response.raw, dict) else {}
+        if raw.get("stopReason") == "max_tokens":
+            log.warning(
+                "translation reached maxTokens",
+                extra={"model": self._model_id, "max_tokens": max_tokens, "target": target},
+            )
+            translated += " …\n\n" + message("translation_cut", target)
+        return translated, call

@@ -3,6 +3,7 @@
 Retries live here (botocore's standard mode: exponential backoff with jitter on
 throttling and 5xx) and LlamaIndex's own tenacity loop is turned off (`max_retries=1`),
 so a throttled call fails within seconds with a typed error instead of hanging a reply.
+Past that, a throttled Nova call goes back to its model's queue in `bot.flow`, paced.
 """
 
 from __future__ import annotations
@@ -50,7 +51,42 @@ def runtime_client(settings: Settings) -> Any:
 
     client = settings_client(settings, "bedrock-runtime")
     client.meta.events.register("after-call.bedrock-runtime.InvokeModel", _count_invoke_tokens)
+    client.meta.events.register("after-call.bedrock-runtime.ConverseStream", _keep_event_stream)
     return client
+
+
+#: The EventStreams opened by ConverseStream calls in this context (see `stream_chat`).
+_EVENT_STREAMS: ContextVar[list[WatchedStream] | None] = ContextVar(
+    "dualnova_event_streams", default=None
+)
+
+
+class WatchedStream:
+    """botocore's EventStream as LlamaIndex iterates it, noting the `messageStop` reason
+    (which LlamaIndex drops) and closable from the reading side."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.stop_reason: str | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        for event in self._stream:
+            if isinstance(event, dict) and "messageStop" in event:
+                self.stop_reason = event["messageStop"].get("stopReason")
+            yield event
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _keep_event_stream(parsed: Any = None, **_: Any) -> None:
+    # LlamaIndex keeps botocore's EventStream inside its generator; closing the generator does
+    # not close the stream, so the HTTP connection stays open (and Bedrock keeps generating)
+    # until garbage collection. Hand the caller a watched stream the reader can close.
+    sink = _EVENT_STREAMS.get()
+    if sink is not None and isinstance(parsed, dict) and parsed.get("stream") is not None:
+        parsed["stream"] = watched = WatchedStream(parsed["stream"])
+        sink.append(watched)
 
 
 #: Input tokens of the InvokeModel calls made while `invoke_tokens()` is open in this context
@@ -165,6 +201,8 @@ class StreamPiece:
 
     text: str = ""
     usage: dict[str, int] = field(default_factory=dict)
+    #: Why the model stopped ("end_turn", "max_tokens", ...), on the last piece.
+    stop_reason: str | None = None
 
 
 async def stream_chat(
@@ -194,6 +232,9 @@ async def stream_chat(
         pending: list[str] = []
         usage: dict[str, int] = {}
         last_sent: float | None = None
+        streams: list[WatchedStream] = []
+        read_to_the_end = False
+        opened = _EVENT_STREAMS.set(streams)  # this worker thread's context
         try:
             responses = llm.stream_chat(messages)
             try:
@@ -219,16 +260,23 @@ async def stream_chat(
                         stop.wait(coalesce_s)
                         last_sent = time.monotonic()
                     asked = time.monotonic()
+                read_to_the_end = True
             finally:
                 close = getattr(responses, "close", None)
                 if close is not None:
                     close()
-            put(StreamPiece("".join(pending), usage))
+            stop_reason = streams[-1].stop_reason if streams else None
+            put(StreamPiece("".join(pending), usage, stop_reason))
         except BaseException as exc:  # handed to the consumer and raised there
             if pending:  # what arrived before the failure is still part of the answer
                 put(StreamPiece("".join(pending)))
             put(exc)
         finally:
+            if not read_to_the_end:  # abandoned or failed: drop the connection now, not at GC
+                for stream in streams:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+            _EVENT_STREAMS.reset(opened)
             put(None)
 
     loop.run_in_executor(None, produce)

@@ -1,8 +1,10 @@
 """Stage 2: condense a follow-up and translate it into the corpus language (Nova Micro).
 
 One Converse call returns JSON (`standalone_question`, `intent`), validated with pydantic.
-It is skipped — zero model calls — when the question is in a corpus language and has no
-history to resolve. A malformed reply or a failed call degrades to the original question.
+The assistant turn is prefilled with `{`, so Nova continues a JSON object instead of opening
+with prose or a code fence. It is skipped — zero model calls — when the question is in a
+corpus language and has no history to resolve. A malformed reply or a failed call degrades
+to the original question; a question that waited too long for Micro is told so.
 """
 
 from __future__ import annotations
@@ -19,16 +21,24 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
 from pydantic import BaseModel, Field, ValidationError
 
+from bot.answer import response_tokens
 from bot.bedrock import as_model_error, usage_from
-from bot.errors import ModelError
+from bot.errors import ModelBusy, ModelError
+from bot.flow import FlowControl
 from bot.glossary import Glossary
 from bot.messages import language_name
 from bot.models import ModelCall, Turn
 from bot.prompts import system_message
+from bot.tokens import estimate_tokens
 
 log = logging.getLogger(__name__)
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+#: The start of the assistant's turn, sent with the request: the reply continues it.
+PREFILL = "{"
+#: Room for the JSON around the question, and its floor and ceiling.
+CONDENSE_MIN_TOKENS = 300
+CONDENSE_MAX_TOKENS = 2_000
 
 
 class CondenseReply(BaseModel):
@@ -77,7 +87,22 @@ def trim_history(history: Sequence[Turn], budget_tokens: int) -> list[Turn]:
     return list(reversed(kept))
 
 
+def condense_max_tokens(question: str) -> int:
+    """maxTokens for the JSON reply: the standalone question may be a translation, which can
+    take up to three times the tokens of the original (English into Korean or Japanese)."""
+    return max(CONDENSE_MIN_TOKENS, min(CONDENSE_MAX_TOKENS, 3 * estimate_tokens(question) + 64))
+
+
 def parse_reply(text: str) -> CondenseReply | None:
+    """The validated reply, from the model's continuation of the prefill (or, from a model
+    that repeats the opening brace or wraps it in prose, the first JSON object in it)."""
+    candidates = [PREFILL + text] if not text.lstrip().startswith("{") else []
+    candidates.append(text)
+    for candidate in candidates:
+        try:
+            return CondenseReply.model_validate(json.loads(candidate))
+        except (ValueError, ValidationError):
+            continue
     match = _JSON_OBJECT.search(text)
     if match is None:
         return None
@@ -98,8 +123,10 @@ class MicroRouter:
         corpus_languages: Sequence[str],
         history_budget: int,
         glossary: Callable[[], Glossary] = Glossary,
+        flow: FlowControl | None = None,
     ) -> None:
         self._llm = llm
+        self._gate = flow.gate(model_id) if flow is not None else None
         self._glossary = glossary
         self._model_id = model_id
         self._corpus_languages = list(corpus_languages)
@@ -123,6 +150,7 @@ class MicroRouter:
         return [
             system_message(self._system, self._glossary()),
             ChatMessage(role=MessageRole.USER, content=user),
+            ChatMessage(role=MessageRole.ASSISTANT, content=PREFILL),
         ]
 
     async def route(self, *, question: str, language: str, history: Sequence[Turn]) -> Routing:
@@ -131,10 +159,23 @@ class MicroRouter:
         translated = language not in self._corpus_languages
         purpose: Literal["translate", "condense"] = "translate" if translated else "condense"
         started = time.perf_counter()
+        messages = self.messages(question=question, language=language, history=history)
+        max_tokens = condense_max_tokens(question)
+
+        async def chat() -> Any:
+            try:
+                return await self._llm.achat(messages, max_tokens=max_tokens)
+            except Exception as exc:
+                raise as_model_error(exc, model_id=self._model_id) from exc
+
         try:
-            response = await self._llm.achat(
-                self.messages(question=question, language=language, history=history)
-            )
+            if self._gate is None:
+                response = await chat()
+            else:
+                reserve = sum(estimate_tokens(m.content or "") for m in messages) + max_tokens
+                response = await self._gate.call(chat, tokens=reserve, used=response_tokens)
+        except ModelBusy:
+            raise  # the asker must hear that the bot is busy, not wait again for Pro
         except Exception as exc:
             error: ModelError = (
                 exc if isinstance(exc, ModelError) else as_model_error(exc, model_id=self._model_id)

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     bedrock_read_timeout: float = Field(default=30.0, gt=0)
     # Connections each boto3 client may keep open; `serve` runs up to 256 blocking calls.
     aws_max_pool_connections: int = Field(default=256, ge=1, le=1024)
+    # Flow control (bot/flow.py): this process's budget a minute per model, and how long a
+    # question may wait for its turn before the asker is told to come back later.
+    bedrock_pro_requests_per_minute: int = Field(default=100, ge=1, le=100_000)
+    bedrock_pro_tokens_per_minute: int = Field(default=400_000, ge=1_000)
+    bedrock_micro_requests_per_minute: int = Field(default=200, ge=1, le=100_000)
+    bedrock_micro_tokens_per_minute: int = Field(default=400_000, ge=1_000)
+    queue_max_wait_seconds: float = Field(default=90.0, gt=0, le=900)
     aws_endpoint_url_s3: str | None = None
     aws_endpoint_url_bedrock_runtime: str | None = None
     aws_endpoint_url_dynamodb: str | None = None
@@ -81,6 +88,7 @@ class Settings(BaseSettings):
     min_vector_score: float = Field(default=0.35, ge=-1, le=1)
     min_bm25_score: float = Field(default=0.5, ge=0)
     relative_cutoff: float = Field(default=0.5, ge=0, le=1)
+    max_passage_chars: int = Field(default=1000, ge=0, le=50_000)
     max_question_chars: int = Field(default=4000, ge=100)
     history_token_budget: int = Field(default=1500, ge=0)
     embed_concurrency: int = Field(default=16, ge=1, le=256)

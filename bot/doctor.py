@@ -150,6 +150,34 @@ def _bedrock_fix(model_id: str, settings: Settings) -> str:
     )
 
 
+def prompt_cache_check(settings: Settings) -> Check:
+    """The real size of each cached prompt prefix, against Nova's 1,000-token minimum."""
+    from bot.answer import SYSTEM_PROMPT, TRANSLATE_PROMPT
+    from bot.condense import system_prompt
+    from bot.prompts import prefix_tokens
+    from bot.tokens import CACHE_MIN_TOKENS
+    from bot.wiring import build_base_glossary
+
+    glossary = build_base_glossary(settings)
+    prefixes = {
+        "answer (Pro)": SYSTEM_PROMPT,
+        "condense (Micro)": system_prompt(settings.corpus_languages),
+        "translate (Micro)": TRANSLATE_PROMPT,
+    }
+    parts = []
+    for name, instructions in prefixes.items():
+        tokens = prefix_tokens(instructions, glossary)
+        state = "cached" if tokens >= CACHE_MIN_TOKENS else "below the minimum, not cached"
+        parts.append(f"{name} ~{tokens:,} tokens ({state})")
+    return Check(
+        "prompt cache",
+        True,
+        "; ".join(parts)
+        + f" (Nova caches a prefix of at least {CACHE_MIN_TOKENS:,} tokens; instructions plus "
+        f"the glossary file's {len(glossary.terms) if glossary else 0} terms)",
+    )
+
+
 def collect_checks(settings: Settings) -> list[Check]:
     from bot.wiring import build_store, has_aws_credentials
 
@@ -158,6 +186,13 @@ def collect_checks(settings: Settings) -> list[Check]:
             "configuration", True, f"loaded; corpus languages {','.join(settings.corpus_languages)}"
         )
     ]
+    checks.append(
+        _check(
+            "prompt cache",
+            "check that GLOSSARY_URI (or glossary.json beside the documents) is valid JSON",
+            lambda: prompt_cache_check(settings).detail,
+        )
+    )
     if settings.docs_source.startswith("s3://") or not settings.index_is_local:
         checks += s3_checks(settings)
     store = build_store(settings)

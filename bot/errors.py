@@ -32,6 +32,10 @@ class StreamInterrupted(ModelError):
     """The answer stream stopped part way; what arrived before is still usable."""
 
 
+class OutputLimitReached(StreamInterrupted):
+    """The model stopped at maxTokens (`stopReason: max_tokens`): the text is cut, not done."""
+
+
 class RetrievalError(DualnovaError):
     """The index could not be loaded or queried."""
 

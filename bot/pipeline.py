@@ -8,6 +8,7 @@ carries one sentence in the asker's language saying what happened and what to do
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -16,7 +17,16 @@ from typing import Protocol
 
 from bot.answer import ProAnswerer, Translator
 from bot.condense import MicroRouter, Routing
-from bot.errors import IndexNotFound, ModelError, ModelThrottled, RetrievalError, StreamInterrupted
+from bot.errors import (
+    IndexNotFound,
+    ModelBusy,
+    ModelError,
+    ModelThrottled,
+    OutputLimitReached,
+    RetrievalError,
+    StreamInterrupted,
+)
+from bot.flow import asker
 from bot.glossary import Glossary
 from bot.language import LanguageDetector
 from bot.messages import message
@@ -130,16 +140,15 @@ class AnswerStream:
                         self.timings["first_token"] = (time.perf_counter() - self._started) * 1000
                     self._parts.append(delta)
                     yield delta
-            except StreamInterrupted:
+            except StreamInterrupted as exc:
                 self.status = "incomplete"
-                marker = "\n\n" + message("incomplete", self.language)
+                key = "answer_cut" if isinstance(exc, OutputLimitReached) else "incomplete"
+                marker = "\n\n" + message(key, self.language)
                 self._parts.append(marker)
                 yield marker
             except ModelError as exc:
                 self.status = "failed"
-                failure = message(
-                    "busy" if isinstance(exc, ModelThrottled) else "model_error", self.language
-                )
+                failure = failure_message(exc, self.language)
                 self._parts.append(failure)
                 yield failure
             self.timings["answer"] = (time.perf_counter() - self._started) * 1000
@@ -252,6 +261,7 @@ class Pipeline:
                 notices=notices,
             )
 
+        asker.set(question.user_id or "")  # the unit of fairness in the model queues
         text = question.text.strip()
         question_language = (
             question.language or self._detector.detect(text, hint=question.language_hint).language
@@ -272,9 +282,13 @@ class Pipeline:
 
         routing = Routing(text, "question", False, None)
         if self._router is not None and self._answerer is not None:
-            routing = await self._router.route(
-                question=text, language=question_language, history=question.history
-            )
+            try:
+                routing = await self._router.route(
+                    question=text, language=question_language, history=question.history
+                )
+            except ModelBusy as exc:
+                route = Route(standalone_question=text)
+                return fixed(failure_message(exc, language), route, "failed", notices)
         glossary = self._glossary()
         if glossary:
             routing = Routing(
@@ -438,6 +452,15 @@ def _offline_text(passages: Sequence[Passage], language: str) -> str:
             quote = quote[:OFFLINE_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
         lines.append(f"[{number}] *{passage.title}*\n> {quote}\n")
     return "\n".join(lines).rstrip()
+
+
+def failure_message(exc: ModelError, language: str) -> str:
+    """What the asker reads when a model call failed: busy with a time to come back, busy,
+    or the model is unreachable."""
+    if isinstance(exc, ModelBusy):
+        minutes = max(1, math.ceil(exc.retry_after_s / 60))
+        return message("busy_retry", language, minutes=minutes)
+    return message("busy" if isinstance(exc, ModelThrottled) else "model_error", language)
 
 
 def _notice_prefix(notices: Sequence[str]) -> str:

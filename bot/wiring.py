@@ -15,6 +15,7 @@ from bot.bedrock import converse_llm, embedding_model, runtime_client
 from bot.condense import MicroRouter
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.flow import Budget, FlowControl
 from bot.glossary import Glossary, GlossarySource, load_base_glossary
 from bot.language import LanguageDetector
 from bot.pipeline import Pipeline, PipelineLimits
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONDENSE_MAX_TOKENS = 300
+#: The draft is three short sentences; it never needs the full answer's room.
+DRAFT_MAX_TOKENS = 400
 
 
 def has_aws_credentials(settings: Settings) -> bool:
@@ -49,6 +52,22 @@ class Components:
     offline: bool
     bedrock: Any | None
     glossary: GlossarySource
+
+
+def build_flow(settings: Settings) -> FlowControl:
+    """Budgets and fair queues in front of Nova Pro and Micro (one per process)."""
+    return FlowControl(
+        {
+            "nova-pro": Budget(
+                settings.bedrock_pro_requests_per_minute, settings.bedrock_pro_tokens_per_minute
+            ),
+            "nova-micro": Budget(
+                settings.bedrock_micro_requests_per_minute,
+                settings.bedrock_micro_tokens_per_minute,
+            ),
+        },
+        max_wait_s=settings.queue_max_wait_seconds,
+    )
 
 
 def build_detector(settings: Settings) -> LanguageDetector:
@@ -160,20 +179,25 @@ def build(
     glossary = GlossarySource(base=build_base_glossary(settings))
     router = answerer = drafter = translator = None
     if client is not None:
+        flow = build_flow(settings)
         micro = converse_llm(
             model_id=settings.micro_model_id,
             client=client,
-            max_tokens=settings.answer_max_tokens,
+            max_tokens=settings.answer_max_tokens,  # translations set their own per call
         )
         drafter = ProAnswerer(
-            llm=micro,
+            llm=converse_llm(
+                model_id=settings.micro_model_id, client=client, max_tokens=DRAFT_MAX_TOKENS
+            ),
             model_id=settings.micro_model_id,
             purpose="draft",
             style=DRAFT_STYLE,
             glossary=glossary.current,
+            flow=flow,
+            passage_chars=settings.max_passage_chars,
         )
         translator = Translator(
-            llm=micro, model_id=settings.micro_model_id, glossary=glossary.current
+            llm=micro, model_id=settings.micro_model_id, glossary=glossary.current, flow=flow
         )
         router = MicroRouter(
             llm=converse_llm(
@@ -186,6 +210,7 @@ def build(
             corpus_languages=settings.corpus_languages,
             history_budget=settings.history_token_budget,
             glossary=glossary.current,
+            flow=flow,
         )
         answerer = ProAnswerer(
             llm=converse_llm(
@@ -193,6 +218,8 @@ def build(
             ),
             model_id=settings.pro_model_id,
             glossary=glossary.current,
+            flow=flow,
+            passage_chars=settings.max_passage_chars,
         )
     retriever = build_retriever(settings, index=handle.current, embedder=embedder, offline=offline)
     if wrap_retriever is not None:

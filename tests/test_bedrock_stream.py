@@ -3,6 +3,9 @@ deltas batched before they wake the event loop — against the Bedrock fake, on 
 
 from __future__ import annotations
 
+import asyncio
+import gc
+
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from bot.bedrock import StreamPiece, converse_llm, runtime_client, stream_chat
@@ -61,3 +64,44 @@ async def test_text_before_a_cut_arrives_before_the_error(
         raise AssertionError("a cut stream ended without an error")
 
     assert received and WORDS.startswith(received) and len(received) <= 40
+
+
+async def test_a_stream_closed_early_is_closed_on_the_wire(
+    settings: Settings, bedrock: FakeBedrock
+) -> None:
+    # 600 words at 40 a second: 15 s of answer if nobody hangs up.
+    bedrock.latency("nova-pro", tokens_per_s=40)
+    bedrock.queue("nova-pro", Reply(text=" ".join(f"word{i}" for i in range(600))))
+    llm = converse_llm(
+        model_id=settings.pro_model_id, client=runtime_client(settings), max_tokens=5000
+    )
+    gc.disable()  # the connection must be released by closing, not by a collection
+    try:
+        reader = stream_chat(llm, ASK, coalesce_s=0.05)
+        await reader.__anext__()
+        await reader.aclose()
+        for _ in range(60):
+            if bedrock.calls("ConverseStream")[0].finished_at is not None:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        gc.enable()
+
+    call = bedrock.calls("ConverseStream")[0]
+    assert call.finished_at is not None, "the connection stayed open after the reader closed"
+    assert call.error == "client_disconnected"
+    assert call.finished_at - call.started_at < 5
+
+
+async def test_the_last_piece_says_why_the_model_stopped(
+    settings: Settings, bedrock: FakeBedrock
+) -> None:
+    bedrock.queue("nova-pro", Reply(text=WORDS))
+    llm = converse_llm(
+        model_id=settings.pro_model_id, client=runtime_client(settings), max_tokens=20
+    )
+
+    got = [piece async for piece in stream_chat(llm, ASK, coalesce_s=0)]
+
+    assert got[-1].stop_reason == "max_tokens"
+    assert all(p.stop_reason is None for p in got[:-1])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.config import Settings
 from bot.messages import message
 from tests.conftest import DOCS, REPO
 from tests.fakes.aws import MotoServer
@@ -180,6 +181,7 @@ def test_doctor_passes_against_reachable_models(
     out = capsys.readouterr().out
     assert "FAIL" not in out and out.rstrip().endswith("checks ok")
     assert "ok   state store: SQLite file .dualnova/state.db: write, read and delete ok" in out
+    assert "ok   prompt cache: answer (Pro) ~" in out
     assert {c.model_id for c in bedrock.calls("Converse")} == {
         "us.amazon.nova-micro-v1:0",
         "us.amazon.nova-pro-v1:0",
@@ -235,3 +237,19 @@ def test_doctor_checks_the_dynamodb_state_table_and_names_a_missing_one(
 def test_python_dash_m_bot_is_the_same_cli() -> None:
     result = bot_command("--help", cwd=REPO)
     assert result.returncode == 0 and "ingest" in result.stdout
+
+
+def test_doctor_reports_each_prompt_prefix_against_the_cache_minimum(settings: Settings) -> None:
+    from bot.doctor import prompt_cache_check
+
+    bare = prompt_cache_check(settings).detail
+    glossary = REPO / "examples" / "glossary.json"
+    with_glossary = prompt_cache_check(
+        settings.model_copy(update={"glossary_uri": str(glossary)})
+    ).detail
+
+    assert "answer (Pro) ~" in bare and "below the minimum, not cached" in bare
+    assert (
+        "cached" in with_glossary.split(";")[0] and "not cached" not in with_glossary.split(";")[0]
+    )
+    assert "20 terms" in with_glossary

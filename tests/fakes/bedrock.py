@@ -13,7 +13,16 @@ Usage::
     with FakeBedrock() as fake:
         fake.queue("nova-pro", Reply("Paris [1].", cache_read_tokens=900))
         fake.throttle("nova-micro", times=1)
+        fake.set_quota("nova-pro", requests_per_minute=40, burst=10, tokens_per_minute=80_000)
         client = boto3.client("bedrock-runtime", endpoint_url=fake.url, ...)
+
+Like Bedrock, and unlike a fake that answers everything, it enforces per-model quotas
+(``set_quota``: requests and tokens a minute as token buckets, HTTP 429 ThrottlingException
+beyond them; tokens are reserved at the start as input + maxTokens and settled on the real
+count), caches a prompt prefix only when the text before a ``cachePoint`` is at least 1,000
+tokens (Nova's minimum per checkpoint; shorter ones succeed and cache nothing), and stops
+with ``stopReason: max_tokens`` when the output reaches ``maxTokens``. Its clock runs at
+``time_scale`` times real time, so "a minute of quota" can pass in a second of a test.
 """
 
 from __future__ import annotations
@@ -243,6 +252,8 @@ class RecordedRequest:
     reply: Reply | None = None
     #: InvokeModel: the input token count the reply reported (Titan's inputTextTokenCount).
     reported_input_tokens: int | None = None
+    #: Converse / ConverseStream: the usage block the reply reported (None if it never got there).
+    usage: dict[str, int] | None = None
 
     @property
     def system_text(self) -> str:
@@ -300,6 +311,62 @@ class _Fault:
         if self.remaining is not None:
             self.remaining -= 1
         return True
+
+
+#: Nova's documented minimum: a checkpoint whose prefix is shorter caches nothing.
+CACHE_MIN_TOKENS = 1_000
+#: How long Bedrock keeps a cached prefix after its last use (the default "5m" TTL).
+CACHE_TTL_S = 300.0
+#: What Bedrock reserves for the output when a request sets no maxTokens (Nova's maximum).
+DEFAULT_MAX_TOKENS = 5_000
+
+
+class FakeClock:
+    """Monotonic seconds running ``scale`` times faster than real time, plus manual jumps."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._origin = time.monotonic()
+        self._base = 0.0
+        self._offset = 0.0
+        self.scale = 1.0
+
+    def now(self) -> float:
+        with self._lock:
+            return self._base + (time.monotonic() - self._origin) * self.scale + self._offset
+
+    def set_scale(self, scale: float) -> None:
+        with self._lock:
+            real = time.monotonic()
+            self._base += (real - self._origin) * self.scale
+            self._origin = real
+            self.scale = scale
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += seconds
+
+
+@dataclass
+class _Bucket:
+    """A token bucket: ``capacity`` at most, refilled at ``rate`` a second."""
+
+    rate: float
+    capacity: float
+    level: float
+    at: float
+
+    def refill(self, now: float) -> float:
+        self.level = min(self.capacity, self.level + max(0.0, now - self.at) * self.rate)
+        self.at = now
+        return self.level
+
+
+@dataclass
+class _Quota:
+    requests: _Bucket
+    tokens: _Bucket | None
+    exhausted_until: float = float("-inf")
 
 
 def _best_key(keys: Iterable[str], model_id: str) -> str | None:
@@ -485,6 +552,9 @@ class FakeBedrock(LoopbackServer):
         self._responders: dict[str, Responder] = {}
         self._latencies: dict[str | None, _Latency] = {}
         self._faults: list[_Fault] = []
+        self._quotas: dict[str, _Quota] = {}
+        self._cache: dict[tuple[str, str], float] = {}  # (base model, prefix digest) -> expiry
+        self.clock = FakeClock()
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -551,15 +621,59 @@ class FakeBedrock(LoopbackServer):
         with self._lock:
             self._faults.append(_Fault(model_id, code, message, times, None))
 
-    def reset(self) -> None:
-        """Forget scripts, responders, latency, faults, known_models and recorded requests."""
+    def set_quota(
+        self,
+        model: str,
+        *,
+        requests_per_minute: int,
+        burst: int,
+        tokens_per_minute: int | None = None,
+    ) -> None:
+        """Enforce an account quota on calls whose model id contains ``model``, as Bedrock does:
+        ``burst`` requests at once, refilled at ``requests_per_minute``; tokens (input plus
+        ``maxTokens``, reserved at the start, settled to the real count at the end) against
+        ``tokens_per_minute``. Beyond either: ThrottlingException (429). Buckets start full."""
+        if requests_per_minute < 1 or burst < 1:
+            raise ValueError("requests_per_minute and burst must be at least 1")
+        now = self.clock.now()
+        tokens = None
+        if tokens_per_minute is not None:
+            tokens = _Bucket(tokens_per_minute / 60, tokens_per_minute, tokens_per_minute, now)
+        with self._lock:
+            self._quotas[model] = _Quota(
+                requests=_Bucket(requests_per_minute / 60, burst, burst, now), tokens=tokens
+            )
+
+    def exhaust_quota(self, model: str, seconds: float) -> None:
+        """Another workload uses all of ``model``'s quota for ``seconds`` of the fake's clock:
+        every matching call is throttled until then (a quota is set up if there is none)."""
+        with self._lock:
+            quota = self._quotas.get(model)
+        if quota is None:
+            self.set_quota(model, requests_per_minute=1_000_000, burst=1_000_000)
+        with self._lock:
+            self._quotas[model].exhausted_until = self.clock.now() + seconds
+
+    def set_time_scale(self, scale: float) -> None:
+        """Run the fake's clock (quotas, cache expiry) ``scale`` times faster than real time."""
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        self.clock.set_scale(scale)
+
+    def reset(self, *, keep_cache: bool = False) -> None:
+        """Forget scripts, responders, latency, faults, quotas, known_models, recorded requests,
+        the clock's scale and (unless ``keep_cache``) the prompt cache."""
         with self._lock:
             self._requests.clear()
             self._queues.clear()
             self._responders.clear()
             self._latencies.clear()
             self._faults.clear()
+            self._quotas.clear()
+            if not keep_cache:
+                self._cache.clear()
             self.known_models = None
+        self.clock.set_scale(1.0)
 
     # inspection ----------------------------------------------------------------------------
 
@@ -596,6 +710,82 @@ class FakeBedrock(LoopbackServer):
         known = self.known_models
         if known is not None and model_id not in known and base_model_id(model_id) not in known:
             raise _invalid("The provided model identifier is invalid.")
+
+    def _admit(self, record: RecordedRequest) -> tuple[str, int] | None:
+        """Take one request and the reserved tokens from the model's quota, or throttle."""
+        with self._lock:
+            key = _best_key(self._quotas, record.model_id)
+            if key is None:
+                return None
+            quota = self._quotas[key]
+            now = self.clock.now()
+            reserve = estimate_tokens(record.text)
+            if record.operation != "InvokeModel":
+                config = record.body.get("inferenceConfig") or {}
+                reserve += int(config.get("maxTokens") or DEFAULT_MAX_TOKENS)
+            over = now < quota.exhausted_until or quota.requests.refill(now) < 1
+            if quota.tokens is not None and quota.tokens.refill(now) < reserve:
+                over = True
+            if over:
+                raise BedrockError("ThrottlingException", ERROR_KINDS["throttling"][1])
+            quota.requests.level -= 1
+            if quota.tokens is not None:
+                quota.tokens.level -= reserve
+        return key, reserve
+
+    def _settle(self, admitted: tuple[str, int] | None, used: int) -> None:
+        """Give back what the reservation held beyond the tokens the call really used."""
+        if admitted is None:
+            return
+        key, reserve = admitted
+        with self._lock:
+            quota = self._quotas.get(key)
+            if quota is not None and quota.tokens is not None:
+                bucket = quota.tokens
+                bucket.level = min(bucket.capacity, bucket.level + max(0, reserve - used))
+
+    def _cache_tokens(self, record: RecordedRequest) -> tuple[int, int]:
+        """(read, write): the longest cached checkpoint prefix, and what this call adds."""
+        model = base_model_id(record.model_id)
+        eligible = [
+            (tokens, hashlib.sha256(prefix.encode()).hexdigest())
+            for prefix in cache_prefixes(record.body)
+            if (tokens := estimate_tokens(prefix)) >= CACHE_MIN_TOKENS
+        ]
+        if not eligible:
+            return 0, 0
+        now = self.clock.now()
+        with self._lock:
+            read = max(
+                (t for t, d in eligible if self._cache.get((model, d), float("-inf")) > now),
+                default=0,
+            )
+            for _, digest in eligible:
+                self._cache[(model, digest)] = now + CACHE_TTL_S
+        longest = max(t for t, _ in eligible)
+        return read, longest - read
+
+    def _usage(self, record: RecordedRequest, reply: Reply, text: str) -> dict[str, int]:
+        total = estimate_tokens(record.text)
+        if reply.cache_read_tokens or reply.cache_write_tokens:  # scripted by the test
+            read, write = reply.cache_read_tokens, reply.cache_write_tokens
+        else:
+            read, write = self._cache_tokens(record)
+        inputs = reply.input_tokens if reply.input_tokens is not None else total - read - write
+        outputs = reply.output_tokens if reply.output_tokens is not None else estimate_tokens(text)
+        max_tokens = (record.body.get("inferenceConfig") or {}).get("maxTokens")
+        if isinstance(max_tokens, int):
+            outputs = min(outputs, max_tokens)  # a scripted count cannot exceed the cap either
+        usage = {
+            "inputTokens": inputs,
+            "outputTokens": outputs,
+            # As Bedrock reports it: inputTokens excludes cached tokens, totalTokens includes them.
+            "totalTokens": inputs + outputs + read + write,
+            "cacheReadInputTokens": read,
+            "cacheWriteInputTokens": write,
+        }
+        record.usage = usage
+        return usage
 
     def _check_faults(self, model_id: str) -> None:
         with self._lock:
@@ -636,18 +826,21 @@ class FakeBedrock(LoopbackServer):
         )
         with self._lock:
             self._requests.append(record)
+        admitted: tuple[str, int] | None = None
         try:
             latency = self._latency_for(model_id)
             await asyncio.sleep(latency.fixed_s)
             if not isinstance(body, dict):
                 raise _invalid("Malformed input request, please reformat your input and try again.")
             self._check_model(model_id)
+            if operation != "InvokeModel":
+                validate_converse(body)
+            admitted = self._admit(record)
             if operation == "InvokeModel":
                 result = self._invoke_model(model_id, body)
                 record.status = 200
                 record.reported_input_tokens = result.get("inputTextTokenCount")
                 return web.json_response(result, headers=_request_id())
-            validate_converse(body)
             self._check_faults(model_id)
             record.reply = reply = await self._next_reply(record)
             if operation == "Converse":
@@ -663,6 +856,11 @@ class FakeBedrock(LoopbackServer):
             return _error_response(internal)
         finally:
             record.finished_at = time.monotonic()
+            if admitted is not None:
+                usage = record.usage or {}
+                used = estimate_tokens(record.text) if record.usage is None else 0
+                used += usage.get("inputTokens", 0) + usage.get("outputTokens", 0)
+                self._settle(admitted, used + usage.get("cacheWriteInputTokens", 0))
 
     def _invoke_model(self, model_id: str, body: dict[str, Any]) -> dict[str, Any]:
         self._check_faults(model_id)
@@ -687,7 +885,7 @@ class FakeBedrock(LoopbackServer):
                 code = "ModelErrorException"
             raise BedrockError(code, ERROR_KINDS[reply.error][1])
         text, stop_reason = _answer(record, reply)
-        usage = _usage(record, reply, text)
+        usage = self._usage(record, reply, text)
         await asyncio.sleep(latency.first_token_s + _pace(usage["outputTokens"], latency))
         record.status = 200
         return web.json_response(
@@ -743,7 +941,7 @@ class FakeBedrock(LoopbackServer):
                 await response.write(_exception_event(event_name, body))
                 await response.write_eof()
                 return response
-            usage = _usage(record, reply, text)
+            usage = self._usage(record, reply, text)
             await response.write(_event("contentBlockStop", {"contentBlockIndex": 0}))
             await response.write(_event("messageStop", {"stopReason": stop_reason}))
             metadata = {"usage": usage, "metrics": {"latencyMs": _elapsed_ms(record)}}
@@ -779,31 +977,45 @@ def _drop_connection(record: RecordedRequest, request: web.Request) -> None:
 def _answer(record: RecordedRequest, reply: Reply) -> tuple[str, str]:
     """Apply the request's stopSequences and maxTokens to the scripted text."""
     text = reply.text if reply.text is not None else f"Fake answer from {record.model_id} [1]."
+    # A conversation that ends with an assistant turn is a prefill: the model continues it and
+    # does not repeat it, so a scripted full reply loses the prefilled start.
+    messages = record.body.get("messages") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    if last.get("role") == "assistant":
+        prefill = "".join(_block_texts(last.get("content")))
+        if prefill and text.startswith(prefill):
+            text = text[len(prefill) :]
     stop_reason = reply.stop_reason
     config = record.body.get("inferenceConfig") or {}
     for stop in config.get("stopSequences") or []:
         if stop in text:
             text, stop_reason = text[: text.index(stop)], "stop_sequence"
     max_tokens = config.get("maxTokens")
-    if max_tokens is not None and estimate_tokens(text) > max_tokens:
+    # Reaching maxTokens stops the model there: it cannot know it was about to end anyway.
+    if max_tokens is not None and estimate_tokens(text) >= max_tokens:
         while estimate_tokens(text) > max_tokens:
             text = text[: -max(1, len(text) // 20)]
         stop_reason = "max_tokens"
     return text, stop_reason
 
 
-def _usage(record: RecordedRequest, reply: Reply, text: str) -> dict[str, int]:
-    inputs = reply.input_tokens if reply.input_tokens is not None else estimate_tokens(record.text)
-    outputs = reply.output_tokens if reply.output_tokens is not None else estimate_tokens(text)
-    cached = reply.cache_read_tokens + reply.cache_write_tokens
-    return {
-        "inputTokens": inputs,
-        "outputTokens": outputs,
-        # As Bedrock reports it: inputTokens excludes cached tokens, totalTokens includes them.
-        "totalTokens": inputs + outputs + cached,
-        "cacheReadInputTokens": reply.cache_read_tokens,
-        "cacheWriteInputTokens": reply.cache_write_tokens,
-    }
+def cache_prefixes(body: Mapping[str, Any]) -> list[str]:
+    """The prompt before each ``cachePoint`` (system blocks first, then the messages)."""
+    seen: list[str] = []
+    prefixes: list[str] = []
+    blocks: list[tuple[str, Any]] = [("system", b) for b in body.get("system") or []]
+    for message in body.get("messages") or []:
+        if isinstance(message, dict):
+            role = str(message.get("role"))
+            blocks += [(role, b) for b in message.get("content") or []]
+    for role, block in blocks:
+        if not isinstance(block, dict):
+            continue
+        if "cachePoint" in block:
+            prefixes.append("\n".join(seen))
+        elif "text" in block:
+            seen.append(f"{role}: {block['text']}")
+    return prefixes
 
 
 def _stream_pieces(text: str) -> list[str]:
