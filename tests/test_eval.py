@@ -266,7 +266,9 @@ NOVADESK = {
 
 
 def _last_user_text(request: RecordedRequest) -> str:
-    blocks = request.body["messages"][-1]["content"]
+    # The condense call ends with an assistant turn (the `{` prefill): read the user's turn.
+    user = [m for m in request.body["messages"] if m["role"] == "user"][-1]
+    blocks = user["content"]
     return "\n".join(b["text"] for b in blocks if "text" in b)
 
 
