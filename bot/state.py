@@ -171,6 +171,26 @@ def _at_of(sort_key: str) -> float:
     return float(sort_key.partition("#")[0])
 
 
+class CounterShortcut:
+    """`incr` as one `incr_many`: every store implements counters once."""
+
+    async def incr_many(
+        self,
+        kind: str,
+        key: str,
+        amounts: Mapping[str, float],
+        *,
+        member: str | None = None,
+        ttl_s: int | None = None,
+    ) -> dict[str, float]:
+        raise NotImplementedError
+
+    async def incr(
+        self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
+    ) -> float:
+        return (await self.incr_many(kind, key, {field: amount}, ttl_s=ttl_s))[field]
+
+
 # --- in memory -----------------------------------------------------------------------------
 
 
@@ -181,7 +201,7 @@ class _Entry:
     counters: dict[str, float] = field(default_factory=dict)
 
 
-class MemoryStateStore:
+class MemoryStateStore(CounterShortcut):
     """One process's state, in dicts behind an asyncio lock. Values are copied through JSON
     on the way in and out, as DynamoDB would, so callers never share mutable state with it."""
 
@@ -244,11 +264,6 @@ class MemoryStateStore:
                 if sort_key >= floor and _alive(entry.expires_at, now):
                     out.append({**json.loads(_as_json(entry.value)), **_list_meta(sort_key)})
             return out
-
-    async def incr(
-        self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
-    ) -> float:
-        return (await self.incr_many(kind, key, {field: amount}, ttl_s=ttl_s))[field]
 
     async def incr_many(
         self,
@@ -343,7 +358,7 @@ _THROTTLED = {
 _ACCOUNT_IN_ARN = re.compile(r"arn:aws[\w-]*:(?:iam|sts|dynamodb):[\w-]*:(\d{12}):")
 
 
-class DynamoStateStore:
+class DynamoStateStore(CounterShortcut):
     """State in one DynamoDB table shared by every task of the app (see the module doc for the
     item layout). The boto3 client is sync and thread safe: calls run in worker threads."""
 
@@ -431,11 +446,6 @@ class DynamoStateStore:
                 break
             query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         return out[:limit]
-
-    async def incr(
-        self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
-    ) -> float:
-        return (await self.incr_many(kind, key, {field: amount}, ttl_s=ttl_s))[field]
 
     async def incr_many(
         self,

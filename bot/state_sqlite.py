@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from bot.state import (
     Clock,
+    CounterShortcut,
     StateError,
     _alive,
     _as_json,
@@ -69,7 +70,7 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
-class SqliteStateStore:
+class SqliteStateStore(CounterShortcut):
     """State in one local SQLite file (see the module doc). `open()` checks the file and is
     the only step that may raise at start-up; every later failure is a `StateError` naming
     the file, logged once at ERROR for writes."""
@@ -237,11 +238,6 @@ class SqliteStateStore:
             return [{**json.loads(value), **_list_meta(sk)} for sk, value in rows]
 
         return await self._run(f"list {kind}", list_)
-
-    async def incr(
-        self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
-    ) -> float:
-        return (await self.incr_many(kind, key, {field: amount}, ttl_s=ttl_s))[field]
 
     async def incr_many(
         self,
