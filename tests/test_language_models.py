@@ -6,21 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from bench.language import LANGUAGES, accuracy_by_language, load_heldout, overall
+from bench.language import LANGUAGES, Row, accuracy_by_language, load_heldout, overall
 from bot.config import load_settings
 from bot.errors import ConfigError
 from bot.language import PY3LANGID_MISSING, SUPPORTED_CODES, LanguageDetector
 
 
 @pytest.fixture(scope="module")
-def report_half() -> list[tuple[str, str]]:
+def report_half() -> list[Row]:
     tune, report = load_heldout()
     assert len(tune) + len(report) >= 300
     return report
 
 
 def test_the_default_model_is_more_accurate_than_lingua_on_the_held_out_half(
-    report_half: list[tuple[str, str]],
+    report_half: list[Row],
 ) -> None:
     default = LanguageDetector(languages=LANGUAGES, default="en")
     lingua = LanguageDetector(languages=LANGUAGES, default="en", model="lingua")
