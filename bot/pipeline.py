@@ -90,6 +90,9 @@ class AnswerStream:
         self.language_mismatch: str | None = None
         #: The answer as the model wrote it, when the guard replaced it with a translation.
         self.original_text: str | None = None
+        #: The streamed text differs from `text` (the guard's note, a replaced answer): the
+        #: delivered message should be edited to `text`.
+        self.rewritten = False
         self.question_language = question_language or language
         self.draft_text: str | None = None
         self.companion: str | None = None
@@ -183,9 +186,11 @@ class AnswerStream:
                 yield "\n\n" + translation
                 self.original_text = model_text
                 self._parts = [self._fixed_text, translation]
-            elif holding and model_text[shown:]:  # the end says it was right after all
-                self._parts.append(model_text[shown:])
+                self.rewritten = True
+            elif holding:  # the end says it was right after all: show it, without the note
                 yield model_text[shown:]
+                self._parts = [self._fixed_text, model_text]
+                self.rewritten = True
             if marker:
                 self._parts.append(marker)
                 yield marker

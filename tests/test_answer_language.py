@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -10,7 +11,8 @@ from bot.answer_language import AnswerLanguageGuard
 from bot.config import Settings
 from bot.language import LanguageDetector
 from bot.messages import message, native_name
-from bot.models import Question
+from bot.models import Question, Route
+from bot.pipeline import AnswerStream
 from bot.usage import PriceTable, usage_increments, usage_of
 from bot.wiring import build
 from tests.fakes.bedrock import FakeBedrock, Reply
@@ -151,3 +153,35 @@ async def test_when_micro_cannot_translate_the_held_text_is_released_not_lost(
     assert "Unused days carry over" in "".join(chunks)
     assert answer.language_mismatch == "en>ko"  # still counted
     assert any(r.getMessage() == "answer translation failed" for r in caplog.records)
+
+
+async def test_an_english_first_sentence_in_a_korean_answer_is_held_then_released_untranslated(
+    guard: AnswerLanguageGuard,
+) -> None:
+    pieces = [
+        "GlobalConnect VPN setup guide [1]. ",
+        "설정 방법은 다음과 같습니다: 앱을 설치하고 로그인한 다음 연결을 누르세요. ",
+        "문제가 있으면 헬프데스크에 문의하세요.",
+    ]
+
+    async def pro(on_call: object) -> AsyncIterator[str]:
+        for piece in pieces:  # as Pro's deltas arrive, one at a time
+            yield piece
+
+    stream = AnswerStream(
+        question=Question(text="VPN은 어떻게 설정하나요?"),
+        text="",
+        language="ko",
+        route=Route(standalone_question="How do I set up the VPN?"),
+        status="answered",
+        generate=pro,
+        guard=guard,
+    )
+    chunks = [chunk async for chunk in stream]
+    answer = stream.result()
+
+    note = message("answer_translating", "ko", name=native_name("ko"))
+    assert chunks[0] == pieces[0].rstrip() + f"\n\n_{note}_"  # the first sentence, the note
+    assert "".join(chunks).endswith("".join(pieces[1:]))  # released at the end, not lost
+    assert answer.text == "".join(pieces) and answer.language_mismatch is None
+    assert stream.rewritten  # Slack edits the message to the text without the note

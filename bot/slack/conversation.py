@@ -258,7 +258,7 @@ class Conversation:
                 chunks=aiter(stream),
                 footer=partial(answer_footer, stream),
             )
-            if stream.language_mismatch:
+            if stream.rewritten:
                 await replace_wrong_language(
                     client=client,
                     target=target,

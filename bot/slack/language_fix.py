@@ -1,5 +1,6 @@
 """After delivery: an answer the guard found in the wrong language is replaced by its
-translation (`bot.answer_language`), so the thread shows one answer, in the asker's language.
+translation (`bot.answer_language`), so the thread shows one answer, in the asker's language;
+an answer held back on a wrong first sentence but right in the end loses the guard's note.
 
 The streamed message already ends with the translation (the pipeline appends it), so if
 the edit fails the asker still has it; the edit removes the wrong-language text above it.
@@ -28,9 +29,10 @@ async def replace_wrong_language(
     stream: AnswerStream,
     footer: list[dict[str, Any]],
 ) -> bool:
-    """chat.update the answer to its translation; True when the message was replaced."""
-    if stream.original_text is None or len(delivered.timestamps) != 1:
-        return False  # nothing translated, or a long answer already continued in new messages
+    """chat.update the answer to its final text (the translation, or the answer without the
+    guard's note when the end found it right after all); True when the message was edited."""
+    if not stream.rewritten or len(delivered.timestamps) != 1:
+        return False  # nothing to edit, or a long answer already continued in new messages
     body = to_mrkdwn(neutralize(stream.text))
     blocks = section_blocks(body)[: MAX_BLOCKS - len(footer)] + footer
     try:
