@@ -152,6 +152,8 @@ class LanguageDetector:
         _release_freed_heap()
 
     def detect(self, text: str, *, hint: str | None = None) -> Detection:
+        if hint and is_chinese(hint):
+            hint = normalize_code(hint)  # "zh-TW" from a locale or --language
         cleaned = strip_noise(text)
         counts = script_counts(cleaned)
         letters = sum(counts.values())

@@ -45,6 +45,7 @@ def test_detection_answers_a_script_never_plain_zh(detector: LanguageDetector) -
     # No telling character: the locale decides, then Simplified.
     assert detector.detect("你好", hint="zh-Hant").language == "zh-Hant"
     assert detector.detect("你好").language == "zh-Hans"
+    assert detector.detect("ok?", hint="zh-TW").language == "zh-Hant"  # a locale as the hint
     # The text wins over the locale.
     assert detector.detect("员工停车位每月收费多少？", hint="zh-Hant").language == "zh-Hans"
 

@@ -64,14 +64,14 @@ def register(
             value = next(words, "")
             if word == "companion":
                 changes["companion_language"] = (
-                    None if value in ("off", "none", "") else value.lower()
+                    None if value in ("off", "none", "") else normalize_code(value)
                 )
             elif word == "mode" and value in ("pro", "draft_then_pro"):
                 changes["answer_mode"] = value
             else:
                 return "Usage: `/dualnova settings [companion ko|off] [mode pro|draft_then_pro]`"
         companion = changes.get("companion_language")
-        if isinstance(companion, str) and companion not in SUPPORTED_CODES:
+        if isinstance(companion, str) and companion not in (*SUPPORTED_CODES, HANT, HANS):
             return f"Unknown language code `{companion}`; use an ISO 639-1 code such as ko, ja, en."
         current = (
             await prefs.update_channel(call.channel_id, **changes)

@@ -140,3 +140,22 @@ async def test_a_turkish_not_found_is_translated_by_micro_once_and_the_cached_se
 
     assert second.text == NOT_FOUND_TR
     assert len(bedrock.calls(model="nova-micro")) == 3  # two condense calls, one translation
+
+
+async def test_dualnova_language_zh_hant_is_remembered_and_asks_pro_for_traditional(
+    lg_bot: tuple[RunningBot, list[dict[str, Any]]], slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    ack = await slack.wait_for_ack_async(
+        slack.push_slash_command("/dualnova", "language zh-hant", ALICE, CHANNEL)
+    )
+    assert ack.payload is not None
+    assert ack.payload["text"] == message("language_set", "zh-Hant", name="繁體中文")
+
+    bedrock.queue("nova-pro", Reply(text="員工每年有二十天帶薪特休 [1]。"))
+    ts = slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {LEAVE_EN}")
+    (answer,) = await wait_answer(slack, CHANNEL, ts)
+
+    assert (
+        "Answer language: Traditional Chinese (zh-Hant)" in bedrock.calls(model="nova-pro")[-1].text
+    )
+    assert answer.text.startswith("員工每年") and not answer.edits
