@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -13,7 +14,8 @@ from bot.language import LanguageDetector
 from bot.messages import message, native_name
 from bot.models import Question, Route
 from bot.pipeline import AnswerStream
-from bot.usage import PriceTable, usage_increments, usage_of
+from bot.slack.usage_command import usage_message
+from bot.usage import PriceTable, UsageSummary, usage_increments, usage_of
 from bot.wiring import build
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.harness import micro
@@ -123,6 +125,9 @@ async def test_an_english_answer_to_a_korean_question_is_translated_by_micro_and
     usage = usage_of(answer, PriceTable(), user_id="U1", channel_id="C1")
     assert usage.language_mismatch == "en>ko"
     assert usage_increments(usage)["mismatch|en>ko|questions"] == 1
+    day = UsageSummary.from_counters(usage_increments(usage))
+    shown = json.dumps(usage_message(today=day, month=day, now=0.0), ensure_ascii=False)
+    assert "wrong language `en>ko` 1" in shown  # /dualnova usage
     assert any(r.getMessage() == "answer in the wrong language" for r in caplog.records)
 
 
