@@ -258,7 +258,11 @@ class Conversation:
                 chunks=aiter(stream),
                 footer=partial(answer_footer, stream),
             )
-            if stream.rewritten:
+            try:
+                await self._remember(asked, thread_ts, stream)
+            except StateError as exc:  # the answer is out; only follow-up memory is lost
+                log.error("answer not remembered: state store failed", extra={"reason": str(exc)})
+            if stream.rewritten:  # after _remember: a follow-up may already be on its way
                 await replace_wrong_language(
                     client=client,
                     target=target,
@@ -266,10 +270,6 @@ class Conversation:
                     stream=stream,
                     footer=answer_footer(stream),
                 )
-            try:
-                await self._remember(asked, thread_ts, stream)
-            except StateError as exc:  # the answer is out; only follow-up memory is lost
-                log.error("answer not remembered: state store failed", extra={"reason": str(exc)})
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
             await self._say_failure(
