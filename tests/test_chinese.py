@@ -91,3 +91,14 @@ def test_codes_in_any_case_or_as_regions_are_normalized() -> None:
     assert normalize_code("ZH_tw") == "zh-Hant"
     assert normalize_code("zh-Hans") == "zh-Hans"
     assert normalize_code("zh") == "zh"
+
+
+def test_a_golden_item_may_ask_for_a_script_and_plain_zh_accepts_either() -> None:
+    from bot.answer_language import same_language
+    from bot.eval_set import EvalItem
+
+    item = EvalItem(id="q", question="年假有幾天？", language="zh-hant", answerable=False)
+
+    assert item.language == "zh-Hant"
+    assert same_language("zh-Hans", "zh") and same_language("zh-Hant", "zh")
+    assert not same_language("zh-Hans", "zh-Hant")
