@@ -70,15 +70,14 @@ async def test_a_translation_that_lost_a_placeholder_is_not_used_or_cached(
     assert await state.get(KIND, cache_key("truncated", "pl")) is None
 
 
-@pytest.mark.parametrize("failure", ["offline", "throttled"])
+@pytest.mark.parametrize("failure", ["offline", "micro_fails"])
 async def test_without_a_model_the_sentence_is_english_with_the_language_named(
     settings: Settings, bedrock: FakeBedrock, failure: str
 ) -> None:
     if failure == "offline":
         says = Localizer(translator=None)
     else:
-        bedrock.queue("nova-micro", Reply(error="throttling"), Reply(error="throttling"))
-        bedrock.queue("nova-micro", Reply(error="throttling"), Reply(error="throttling"))
+        bedrock.responder("nova-micro", lambda _request: Reply(error="validation"))
         says = localizer(settings, MemoryStateStore())
 
     text = await says.message("not_found", "tr")

@@ -18,7 +18,16 @@ from bot.messages import message
 from bot.observer import build_observer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.harness import ALICE, LEAVE_EN, MENTION, all_text, bot_replies, micro, wait_answer
+from tests.harness import (
+    ALICE,
+    LEAVE_EN,
+    MENTION,
+    all_text,
+    bot_replies,
+    eventually,
+    micro,
+    wait_answer,
+)
 from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
 
 CAROL = "U0CAROL"  # zh-TW
@@ -145,17 +154,19 @@ async def test_a_turkish_not_found_is_translated_by_micro_once_and_the_cached_se
 async def test_dualnova_language_zh_hant_is_remembered_and_asks_pro_for_traditional(
     lg_bot: tuple[RunningBot, list[dict[str, Any]]], slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
-    ack = await slack.wait_for_ack_async(
+    running, _ = lg_bot
+    await slack.wait_for_ack_async(
         slack.push_slash_command("/dualnova", "language zh-hant", ALICE, CHANNEL)
     )
-    assert ack.payload is not None
-    assert ack.payload["text"] == message("language_set", "zh-Hant", name="繁體中文")
+    # Remembered in its canonical form, whatever case or region code was typed.
+    assert await eventually(lambda: running.state.get("user_pref", ALICE)) == {
+        "language": "zh-Hant"
+    }
 
     bedrock.queue("nova-pro", Reply(text="員工每年有二十天帶薪特休 [1]。"))
     ts = slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {LEAVE_EN}")
     (answer,) = await wait_answer(slack, CHANNEL, ts)
 
-    assert (
-        "Answer language: Traditional Chinese (zh-Hant)" in bedrock.calls(model="nova-pro")[-1].text
-    )
+    prompt = bedrock.calls(model="nova-pro")[-1].text
+    assert "Answer language: Traditional Chinese (zh-Hant)" in prompt
     assert answer.text.startswith("員工每年") and not answer.edits
