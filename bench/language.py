@@ -17,8 +17,10 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.common import REPO, Result, run
+from bot.chinese import locale_language
 from bot.config import DEFAULT_DETECT_LANGUAGES
 from bot.language import LanguageDetector, ModelName
 
@@ -40,26 +42,32 @@ print(json.dumps(rss() - before))
 """
 
 
-def load_heldout(path: Path = HELDOUT) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+class Row(NamedTuple):
+    language: str
+    text: str
+    hint: str | None = None  # the sender's Slack locale, as a language (zh-TW -> zh-Hant)
+
+
+def load_heldout(path: Path = HELDOUT) -> tuple[list[Row], list[Row]]:
     """(tune, report): rows alternate between the halves within each language."""
     seen: dict[str, int] = defaultdict(int)
-    tune, report = [], []
+    tune: list[Row] = []
+    report: list[Row] = []
     for line in path.read_text("utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
-        language, text = line.split("\t", 1)
-        (tune if seen[language] % 2 == 0 else report).append((language, text))
+        language, text, *locale = line.split("\t")
+        row = Row(language, text, locale_language(locale[0]) if locale else None)
+        (tune if seen[language] % 2 == 0 else report).append(row)
         seen[language] += 1
     return tune, report
 
 
-def accuracy_by_language(
-    detector: LanguageDetector, rows: list[tuple[str, str]]
-) -> dict[str, tuple[int, int]]:
+def accuracy_by_language(detector: LanguageDetector, rows: list[Row]) -> dict[str, tuple[int, int]]:
     found: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for language, text in rows:
-        found[language][0] += detector.detect(text).language == language
-        found[language][1] += 1
+    for row in rows:
+        found[row.language][0] += detector.detect(row.text, hint=row.hint).language == row.language
+        found[row.language][1] += 1
     return {language: (right, total) for language, (right, total) in found.items()}
 
 
@@ -67,7 +75,7 @@ def overall(scores: dict[str, tuple[int, int]]) -> float:
     return sum(r for r, _ in scores.values()) / sum(t for _, t in scores.values())
 
 
-def tune_threshold(model: ModelName, rows: list[tuple[str, str]]) -> float:
+def tune_threshold(model: ModelName, rows: list[Row]) -> float:
     """The threshold with the best accuracy on `rows`; among ties the highest, which leaves
     the most doubtful answers to the hint (the thread's language), absent from this set."""
     base = LanguageDetector(languages=LANGUAGES, default="en", model=model)
@@ -100,7 +108,7 @@ def main() -> Result:
     result = Result("language")
     result.notes.append(
         f"{len(tune) + len(report)} messages ({len(report)} reported), "
-        f"{sum(len(t.split()) <= 4 for _, t in tune + report)} of at most 4 words"
+        f"{sum(len(row.text.split()) <= 4 for row in tune + report)} of at most 4 words"
     )
     table: dict[str, dict[str, object]] = {}
     accuracies: dict[str, float] = {}

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.answer_language import same_language
 from bot.eval_set import EvalItem, fact_present, source_matches
 from bot.models import Answer, Passage
 
@@ -88,7 +89,8 @@ class ItemResult:
 
     @property
     def language_ok(self) -> bool:
-        return self.answer_language == self.item.language
+        # "zh" accepts either script; "zh-Hant" only Traditional (bot.answer_language).
+        return same_language(self.answer_language, self.item.language)
 
     @property
     def abstention_ok(self) -> bool:

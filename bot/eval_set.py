@@ -29,7 +29,7 @@ class EvalItem(BaseModel):
     id: str = Field(min_length=1)
     question: str = Field(min_length=1)
     #: The language the answer must be written in (ISO 639-1).
-    language: str = Field(min_length=2, max_length=3)
+    language: str = Field(min_length=2, max_length=7)  # "zh-Hant" names a script
     history: tuple[Turn, ...] = ()
     #: Substrings of a citation's source or title (case-insensitive).
     expect_sources: tuple[str, ...] = ()
@@ -41,10 +41,11 @@ class EvalItem(BaseModel):
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
+        from bot.chinese import HANS, HANT, normalize_code
         from bot.language import SUPPORTED_CODES
 
-        code = value.lower()
-        if code not in SUPPORTED_CODES:
+        code = normalize_code(value) if value.lower().startswith("zh") else value.lower()
+        if code not in SUPPORTED_CODES and code not in (HANT, HANS):
             raise ValueError(f"unknown ISO 639-1 code {value!r}")
         return code
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from bot.chinese import is_chinese
 from bot.errors import ConfigError
 from bot.state import StateStore
 
@@ -34,7 +35,14 @@ class GlossaryTerm(BaseModel):
     description: str = ""
 
     def form(self, language: str) -> str:
-        return self.term if self.do_not_translate else self.forms.get(language, self.term)
+        return self.term if self.do_not_translate else self.preferred(language) or self.term
+
+    def preferred(self, language: str) -> str | None:
+        """The form for `language`; Simplified Chinese may be written as plain "zh", and
+        Traditional falls back to it only when it has no form of its own."""
+        if language in self.forms:
+            return self.forms[language]
+        return self.forms.get("zh") if is_chinese(language) else None
 
 
 class GlossaryFile(BaseModel):
@@ -155,7 +163,7 @@ class Glossary:
                         )
                     )
                 continue
-            preferred = t.forms.get(language)
+            preferred = t.preferred(language)
             if not preferred or preferred in said:
                 continue
             for lang, other in t.forms.items():

@@ -9,6 +9,7 @@ Order of evidence, cheapest first:
    Arabic, Devanagari, ...): step 1 decides the others. On held-out short chat messages
    py3langid was right more often than lingua (99.3 % against 94.6 %) in 63 MB instead of
    150 MB (bench/language.py, tests/data/language_heldout.tsv).
+   Chinese comes out as zh-Hant or zh-Hans (`bot.chinese`): the characters, else the hint.
 3. Too short or ambiguous ("ok?", "VPN", a bare link): the caller's hint (the thread's
    previous language, then the Slack locale), then the configured default.
 """
@@ -23,6 +24,8 @@ from functools import cached_property
 from typing import Any, Literal
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+from bot.chinese import HANS, HANT, chinese_script, is_chinese, normalize_code
 
 #: The statistical model of step 2 (LANGUAGE_MODEL): both ship their model in the wheel.
 ModelName = Literal["lingua", "py3langid"]
@@ -69,7 +72,7 @@ class Detection:
     confidence: float
 
 
-def _script_counts(text: str) -> dict[str, int]:
+def script_counts(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for char in text:
         if not char.isalpha():
@@ -149,10 +152,14 @@ class LanguageDetector:
         _release_freed_heap()
 
     def detect(self, text: str, *, hint: str | None = None) -> Detection:
+        if hint and is_chinese(hint):
+            hint = normalize_code(hint)  # "zh-TW" from a locale or --language
         cleaned = strip_noise(text)
-        counts = _script_counts(cleaned)
+        counts = script_counts(cleaned)
         letters = sum(counts.values())
         by_script = self._by_script(counts)
+        if by_script == "zh":
+            return self._chinese(cleaned, hint)
         if by_script is not None:
             return Detection(by_script, "script", 1.0)
         words = _LETTER_WORD.findall(cleaned)
@@ -162,9 +169,29 @@ class LanguageDetector:
                 code, confidence = best
                 if code in self._languages:
                     return Detection(code, "model", confidence)
-        if hint and hint in self._languages:
+        if hint and self.knows(hint):
             return Detection(hint, "hint", 0.0)
         return Detection(self._default, "default", 0.0)
+
+    def classify(self, text: str) -> tuple[str, float] | None:
+        """The model's most likely configured language for `text`, and its confidence."""
+        best: tuple[str, float] | None = self._classify(text)
+        return best
+
+    def knows(self, code: str) -> bool:
+        """Whether `code` is a configured language (either Chinese script when "zh" is)."""
+        return code in self._languages or (is_chinese(code) and "zh" in self._languages)
+
+    def _chinese(self, text: str, hint: str | None) -> Detection:
+        """Chinese, in the script its characters show, else the hint's (the Slack locale)."""
+        script = chinese_script(text)
+        if script is not None:
+            return Detection(script, "script", 1.0)
+        if hint and is_chinese(hint):
+            hinted = normalize_code(hint)
+            if hinted in (HANT, HANS):
+                return Detection(hinted, "script", 0.9)
+        return Detection(HANS, "script", 0.5)
 
     def _by_script(self, counts: dict[str, int]) -> str | None:
         # Two characters of a distinctive script are a sentence in it, not a stray symbol.

@@ -10,12 +10,15 @@ from typing import Final
 
 from lingua import IsoCode639_1, Language
 
+from bot.chinese import HANS, HANT, catalogue_code
+
 _MESSAGES: Final[dict[str, dict[str, str]]] = {
     "not_found": {
         "en": "I couldn't find this in the documents I have. Try rephrasing, or ask the team that owns the topic.",
         "ko": "가지고 있는 문서에서 이 내용을 찾지 못했어요. 질문을 바꿔 보시거나 담당 팀에 문의해 주세요.",
         "ja": "手元のドキュメントには該当する情報が見つかりませんでした。言い換えて質問するか、担当チームにお問い合わせください。",
         "zh": "我在现有文档中没有找到相关内容。请换个说法再问，或联系负责该主题的团队。",
+        "zh-Hant": "我在現有文件中沒有找到相關內容。請換個說法再問，或聯絡負責該主題的團隊。",
         "es": "No encontré esto en los documentos que tengo. Prueba a reformular la pregunta o consulta al equipo responsable.",
         "de": "Dazu habe ich in meinen Dokumenten nichts gefunden. Formuliere die Frage um oder wende dich an das zuständige Team.",
         "fr": "Je n'ai pas trouvé cela dans mes documents. Reformulez la question ou contactez l'équipe concernée.",
@@ -30,6 +33,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "오프라인 모드: 언어 모델을 사용하지 않았습니다. 가장 관련 있는 문서 구절을 원문 그대로(번역 없이) 인용합니다.",
         "ja": "オフラインモード：言語モデルは使用していません。関連性の高い箇所を原文のまま（翻訳せずに）引用します。",
         "zh": "离线模式：未使用语言模型。以下是最相关的段落，按原文引用（未翻译）。",
+        "zh-Hant": "離線模式：未使用語言模型。以下是最相關的段落，按原文引用（未翻譯）。",
         "es": "Modo sin conexión: no se usó ningún modelo de lenguaje. Estos son los pasajes más relevantes, citados tal cual (sin traducir).",
         "de": "Offline-Modus: Es wurde kein Sprachmodell verwendet. Hier die relevantesten Passagen im Original (nicht übersetzt).",
         "fr": "Mode hors ligne : aucun modèle de langage n'a été utilisé. Voici les passages les plus pertinents, cités tels quels (non traduits).",
@@ -44,6 +48,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "멘션 뒤에 질문을 적어 주세요. 예: “VPN은 어떻게 설정하나요?”",
         "ja": "メンションの後に質問を書いてください。例：「VPNの設定方法は？」",
         "zh": "请在提及我之后写下你的问题，例如：“如何设置 VPN？”",
+        "zh-Hant": "請在提及我之後寫下你的問題，例如：“如何設定 VPN？”",
         "es": "Escribe tu pregunta después de mencionarme, por ejemplo: “¿Cómo configuro la VPN?”",
         "de": "Schreib deine Frage nach der Erwähnung, z. B. „Wie richte ich das VPN ein?“",
         "fr": "Écrivez votre question après m'avoir mentionné, par ex. « Comment configurer le VPN ? »",
@@ -58,6 +63,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "메시지가 너무 길어서 처음 {limit}자만 읽었어요.",
         "ja": "メッセージが長すぎるため、最初の{limit}文字だけを読みました。",
         "zh": "你的消息太长，我只读取了前 {limit} 个字符。",
+        "zh-Hant": "你的訊息太長，我只讀取了前 {limit} 個字元。",
         "es": "Tu mensaje era muy largo, así que solo leí los primeros {limit} caracteres.",
         "de": "Deine Nachricht war sehr lang, ich habe nur die ersten {limit} Zeichen gelesen.",
         "fr": "Votre message était très long : je n'en ai lu que les {limit} premiers caractères.",
@@ -72,6 +78,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "지금 요청이 너무 많아요. 1분 후에 다시 시도해 주세요.",
         "ja": "現在リクエストが集中しています。1分ほどしてからもう一度お試しください。",
         "zh": "当前请求过多，请一分钟后再试。",
+        "zh-Hant": "當前請求過多，請一分鐘後再試。",
         "es": "Ahora mismo tengo demasiadas solicitudes. Inténtalo de nuevo en un minuto.",
         "de": "Gerade kommen zu viele Anfragen. Bitte versuch es in einer Minute noch einmal.",
         "fr": "Je reçois trop de demandes en ce moment. Réessayez dans une minute.",
@@ -86,6 +93,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "지금 질문이 많아 차례를 너무 오래 기다렸어요. 약 {minutes}분 후에 다시 질문해 주세요.",
         "ja": "現在質問が集中していて、順番を長くお待たせしました。約{minutes}分後にもう一度お試しください。",
         "zh": "现在提问的人很多，你的问题排队太久了。请大约 {minutes} 分钟后再试。",
+        "zh-Hant": "現在提問的人很多，你的問題排隊太久了。請大約 {minutes} 分鐘後再試。",
         "es": "Ahora mismo hay muchas preguntas y la tuya esperó demasiado su turno. Inténtalo de nuevo en unos {minutes} min.",
         "de": "Gerade fragen sehr viele, und deine Frage hat zu lange gewartet. Bitte versuch es in etwa {minutes} Min. noch einmal.",
         "fr": "Beaucoup de questions arrivent en ce moment et la vôtre a trop attendu son tour. Réessayez dans environ {minutes} min.",
@@ -100,6 +108,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "_(답변이 길이 제한에 걸려 여기서 끊겼어요. 나머지는 한 부분씩 나눠서 질문해 주세요.)_",
         "ja": "_（回答が長さの上限に達したため、ここで途切れています。残りは一部ずつ質問してください。）_",
         "zh": "_（回答已达到长度上限，在此中断。请分部分提问以获取其余内容。）_",
+        "zh-Hant": "_（回答已達到長度上限，在此中斷。請分部分提問以獲取其餘內容。）_",
         "es": "_(La respuesta llegó aquí a su límite de longitud. Pregunta por una parte cada vez para obtener el resto.)_",
         "de": "_(Die Antwort hat hier ihre Längengrenze erreicht. Frag nach einzelnen Teilen, um den Rest zu bekommen.)_",
         "fr": "_(La réponse a atteint ici sa limite de longueur. Posez la question partie par partie pour obtenir la suite.)_",
@@ -114,6 +123,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "_(번역이 길이 제한으로 중간에 끊겼어요.)_",
         "ja": "_（翻訳は長さの上限で途切れています。）_",
         "zh": "_（译文因长度上限被截断。）_",
+        "zh-Hant": "_（譯文因長度上限被截斷。）_",
         "es": "_(Traducción cortada por su límite de longitud.)_",
         "de": "_(Übersetzung an ihrer Längengrenze abgeschnitten.)_",
         "fr": "_(Traduction coupée à sa limite de longueur.)_",
@@ -128,6 +138,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "지금 언어 모델에 연결하지 못했어요. 몇 분 후에 다시 시도해 주시고, 계속되면 관리자에게 알려 주세요.",
         "ja": "言語モデルに接続できませんでした。数分後にもう一度お試しください。続く場合は管理者に連絡してください。",
         "zh": "暂时无法连接语言模型。请几分钟后重试；如果持续出现，请联系管理员。",
+        "zh-Hant": "暫時無法連線語言模型。請幾分鐘後重試；如果持續出現，請聯絡管理員。",
         "es": "No pude contactar con el modelo de lenguaje. Inténtalo en unos minutos; si sigue pasando, avisa a un administrador.",
         "de": "Das Sprachmodell ist gerade nicht erreichbar. Versuch es in ein paar Minuten erneut; wenn es anhält, gib einem Admin Bescheid.",
         "fr": "Je n'ai pas pu joindre le modèle de langage. Réessayez dans quelques minutes ; si cela persiste, prévenez un administrateur.",
@@ -142,6 +153,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "_(답변이 중간에 끊겼어요. 다시 질문하시면 나머지를 받을 수 있어요.)_",
         "ja": "_（回答が途中で途切れました。もう一度質問すると続きを取得できます。）_",
         "zh": "_（回答被中断了。请再问一次以获取剩余内容。）_",
+        "zh-Hant": "_（回答被中斷了。請再問一次以獲取剩餘內容。）_",
         "es": "_(La respuesta se cortó. Vuelve a preguntar para obtener el resto.)_",
         "de": "_(Die Antwort wurde abgeschnitten. Frag noch einmal, um den Rest zu bekommen.)_",
         "fr": "_(La réponse a été interrompue. Reposez la question pour obtenir la suite.)_",
@@ -156,6 +168,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "아직 수집된 문서가 없어요. 관리자가 /ingest 로 문서를 불러올 수 있어요.",
         "ja": "まだドキュメントが取り込まれていません。管理者が /ingest で読み込めます。",
         "zh": "尚未导入任何文档。管理员可以运行 /ingest 导入。",
+        "zh-Hant": "尚未匯入任何文件。管理員可以執行 /ingest 匯入。",
         "es": "Aún no se han cargado documentos. Un administrador puede ejecutar /ingest.",
         "de": "Es wurden noch keine Dokumente eingelesen. Ein Admin kann /ingest ausführen.",
         "fr": "Aucun document n'a encore été chargé. Un administrateur peut lancer /ingest.",
@@ -170,6 +183,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "처리 중 문제가 생겼어요. 다시 시도해 주시고, 계속되면 관리자에게 알려 주세요.",
         "ja": "こちらで問題が発生しました。もう一度お試しください。続く場合は管理者に連絡してください。",
         "zh": "我这边出了点问题。请重试；如果持续出现，请联系管理员。",
+        "zh-Hant": "我這邊出了點問題。請重試；如果持續出現，請聯絡管理員。",
         "es": "Algo falló por mi parte. Inténtalo de nuevo; si sigue pasando, avisa a un administrador.",
         "de": "Bei mir ist etwas schiefgelaufen. Bitte versuch es erneut; wenn es anhält, gib einem Admin Bescheid.",
         "fr": "Un problème est survenu de mon côté. Réessayez ; si cela persiste, prévenez un administrateur.",
@@ -184,6 +198,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "출처",
         "ja": "出典",
         "zh": "来源",
+        "zh-Hant": "來源",
         "es": "Fuentes",
         "de": "Quellen",
         "fr": "Sources",
@@ -198,6 +213,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "{command} 명령은 관리자만 실행할 수 있어요. ADMIN_USER_IDS에 등록된 관리자에게 요청해 주세요.",
         "ja": "{command} は管理者のみ実行できます。ADMIN_USER_IDS に登録された管理者に依頼してください。",
         "zh": "只有管理员可以运行 {command}。请联系 ADMIN_USER_IDS 中的管理员。",
+        "zh-Hant": "只有管理員可以執行 {command}。請聯絡 ADMIN_USER_IDS 中的管理員。",
         "es": "Solo los administradores pueden ejecutar {command}. Pídeselo a un administrador de ADMIN_USER_IDS.",
         "de": "Nur Admins dürfen {command} ausführen. Bitte wende dich an einen Admin aus ADMIN_USER_IDS.",
         "fr": "Seuls les administrateurs peuvent lancer {command}. Demandez à un administrateur listé dans ADMIN_USER_IDS.",
@@ -212,6 +228,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "문서를 살펴보는 중이에요…",
         "ja": "ドキュメントを確認しています…",
         "zh": "正在查阅文档…",
+        "zh-Hant": "正在查閱文件…",
         "es": "Buscando en los documentos…",
         "de": "Ich durchsuche die Dokumente…",
         "fr": "Je parcours les documents…",
@@ -226,6 +243,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "채널에 공유",
         "ja": "チャンネルに共有",
         "zh": "分享到频道",
+        "zh-Hant": "分享到頻道",
         "es": "Compartir en el canal",
         "de": "Im Channel teilen",
         "fr": "Partager dans le canal",
@@ -240,6 +258,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "채널에 공유했어요.",
         "ja": "チャンネルに共有しました。",
         "zh": "已分享到频道。",
+        "zh-Hant": "已分享到頻道。",
         "es": "Compartido en el canal.",
         "de": "Im Channel geteilt.",
         "fr": "Partagé dans le canal.",
@@ -254,6 +273,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "이 답변은 더 이상 공유할 수 없어요. /ask 로 다시 질문해 주세요.",
         "ja": "この回答は共有できなくなりました。/ask でもう一度質問してください。",
         "zh": "此回答已无法分享。请用 /ask 重新提问。",
+        "zh-Hant": "此回答已無法分享。請用 /ask 重新提問。",
         "es": "Esta respuesta ya no se puede compartir. Vuelve a preguntar con /ask.",
         "de": "Diese Antwort kann nicht mehr geteilt werden. Frag erneut mit /ask.",
         "fr": "Cette réponse ne peut plus être partagée. Reposez la question avec /ask.",
@@ -268,6 +288,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "피드백 고마워요!",
         "ja": "フィードバックありがとうございます！",
         "zh": "感谢反馈！",
+        "zh-Hant": "感謝回饋！",
         "es": "¡Gracias por tu opinión!",
         "de": "Danke für das Feedback!",
         "fr": "Merci pour votre retour !",
@@ -282,6 +303,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "사용법: /ask 질문 — 예: /ask VPN은 어떻게 설정하나요?",
         "ja": "使い方：/ask 質問 — 例：/ask VPNの設定方法は？",
         "zh": "用法：/ask 你的问题，例如 /ask 如何设置 VPN？",
+        "zh-Hant": "用法：/ask 你的問題，例如 /ask 如何設定 VPN？",
         "es": "Uso: /ask tu pregunta, p. ej. /ask ¿Cómo configuro la VPN?",
         "de": "Verwendung: /ask deine Frage, z. B. /ask Wie richte ich das VPN ein?",
         "fr": "Utilisation : /ask votre question, par ex. /ask Comment configurer le VPN ?",
@@ -296,6 +318,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "이렇게 물어보세요",
         "ja": "こんな質問ができます",
         "zh": "试着问问",
+        "zh-Hant": "試著問問",
         "es": "Prueba a preguntar",
         "de": "Frag zum Beispiel",
         "fr": "Essayez de demander",
@@ -310,6 +333,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "좋아요, 앞으로 {name}(으)로 답할게요. 원래대로 돌리려면 “answer in auto”라고 말해 주세요.",
         "ja": "了解です。これからは{name}で回答します。元に戻すには「answer in auto」と送ってください。",
         "zh": "好的，今后我会用{name}回答你。说“answer in auto”即可恢复。",
+        "zh-Hant": "好的，今後我會用{name}回答你。說“answer in auto”即可恢復。",
         "es": "De acuerdo, a partir de ahora te responderé en {name}. Di “answer in auto” para volver a tu idioma.",
         "de": "Alles klar, ich antworte dir ab jetzt auf {name}. Sag „answer in auto“, um zurückzuwechseln.",
         "fr": "D'accord, je vous répondrai désormais en {name}. Dites « answer in auto » pour revenir à votre langue.",
@@ -324,6 +348,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "좋아요, 질문하신 언어로 답할게요.",
         "ja": "了解です。質問された言語で回答します。",
         "zh": "好的，我会用你提问的语言回答。",
+        "zh-Hant": "好的，我會用你提問的語言回答。",
         "es": "De acuerdo, responderé en el idioma en que escribas.",
         "de": "Alles klar, ich antworte in der Sprache, in der du schreibst.",
         "fr": "D'accord, je répondrai dans la langue de votre message.",
@@ -338,6 +363,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "⚡ 빠른 초안 — 자세한 답변이 이어집니다.",
         "ja": "⚡ 速報の下書きです。詳しい回答が続きます。",
         "zh": "⚡ 快速草稿——完整回答随后。",
+        "zh-Hant": "⚡ 快速草稿——完整回答隨後。",
         "es": "⚡ Borrador rápido: sigue una respuesta más completa.",
         "de": "⚡ Schneller Entwurf – eine ausführliche Antwort folgt.",
         "fr": "⚡ Brouillon rapide — une réponse plus complète suit.",
@@ -352,6 +378,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "직원용 {name} 번역",
         "ja": "スタッフ向け{name}訳",
         "zh": "供员工参考的{name}译文",
+        "zh-Hant": "供員工參考的{name}譯文",
         "es": "Traducción al {name} para el equipo",
         "de": "{name}-Übersetzung für das Team",
         "fr": "Traduction en {name} pour l'équipe",
@@ -366,6 +393,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "번역 보기 [{number}]",
         "ja": "翻訳を表示 [{number}]",
         "zh": "显示译文 [{number}]",
+        "zh-Hant": "顯示譯文 [{number}]",
         "es": "Ver traducción [{number}]",
         "de": "Übersetzung zeigen [{number}]",
         "fr": "Voir la traduction [{number}]",
@@ -380,6 +408,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "번역이 틀렸어요",
         "ja": "翻訳が間違っている",
         "zh": "翻译有误",
+        "zh-Hant": "翻譯有誤",
         "es": "La traducción es incorrecta",
         "de": "Übersetzung falsch",
         "fr": "Traduction incorrecte",
@@ -394,6 +423,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "[{number}] {title} 번역:",
         "ja": "[{number}] {title} の翻訳：",
         "zh": "[{number}] {title} 的译文：",
+        "zh-Hant": "[{number}] {title} 的譯文：",
         "es": "Traducción de [{number}] {title}:",
         "de": "Übersetzung von [{number}] {title}:",
         "fr": "Traduction de [{number}] {title} :",
@@ -403,11 +433,30 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "id": "Terjemahan [{number}] {title}:",
         "th": "คำแปลของ [{number}] {title}:",
     },
+    "answer_translating": {
+        "en": "This answer started in another language; translating it into {name}…",
+        "ko": "답변이 다른 언어로 작성되기 시작해서 {name}(으)로 번역하고 있어요…",
+        "ja": "回答が別の言語で書かれ始めたため、{name}に翻訳しています…",
+        "zh": "回答开始使用了其他语言，正在翻译成{name}…",
+        "zh-Hant": "回答開始使用了其他語言，正在翻譯成{name}…",
+        "es": "La respuesta empezó en otro idioma; la estoy traduciendo al {name}…",
+        "de": "Die Antwort begann in einer anderen Sprache; die Übersetzung ({name}) folgt…",
+        "fr": "La réponse a commencé dans une autre langue ; je la traduis en {name}…",
+        "vi": "Câu trả lời bắt đầu bằng ngôn ngữ khác; đang dịch sang {name}…",
+        "pt": "A resposta começou em outro idioma; estou traduzindo para {name}…",
+        "it": "La risposta è iniziata in un'altra lingua; la sto traducendo in {name}…",
+        "id": "Jawaban dimulai dalam bahasa lain; sedang diterjemahkan ke {name}…",
+        "th": "คำตอบเริ่มเป็นภาษาอื่น กำลังแปลเป็น{name}…",
+    },
+    "untranslated": {
+        "en": "in English: no {name} translation of this message is available right now",
+    },
     "greeting": {
         "en": "Hi! Ask me anything about the team's documents.",
         "ko": "안녕하세요! 팀 문서에 대해 무엇이든 물어보세요.",
         "ja": "こんにちは！チームのドキュメントについて何でも聞いてください。",
         "zh": "你好！关于团队文档的任何问题都可以问我。",
+        "zh-Hant": "你好！關於團隊文件的任何問題都可以問我。",
         "es": "¡Hola! Pregúntame lo que quieras sobre los documentos del equipo.",
         "de": "Hallo! Frag mich alles zu den Dokumenten des Teams.",
         "fr": "Bonjour ! Posez-moi vos questions sur les documents de l'équipe.",
@@ -422,6 +471,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "죄송해요, 오늘 질문 한도에 도달했어요. 한도는 {time}에 초기화됩니다. 그 전에는 관리자에게 문의해 주세요.",
         "ja": "申し訳ありません。本日の質問数の上限に達しました。{time}にリセットされます。それまでは管理者にご相談ください。",
         "zh": "抱歉，你今天的提问次数已达上限。额度将于 {time} 重置；在此之前可以联系管理员。",
+        "zh-Hant": "抱歉，你今天的提問次數已達上限。額度將於 {time} 重置；在此之前可以聯絡管理員。",
         "es": "Lo siento, has alcanzado el límite de preguntas de hoy. Se restablece el {time}; mientras tanto, un administrador puede ayudarte.",
         "de": "Entschuldigung, du hast das heutige Fragenlimit erreicht. Es wird am {time} zurückgesetzt; bis dahin hilft dir ein Admin.",
         "fr": "Désolé, vous avez atteint la limite de questions pour aujourd'hui. Elle sera réinitialisée le {time} ; d'ici là, un administrateur peut vous aider.",
@@ -436,6 +486,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "죄송해요, 이 채널은 오늘 질문 한도에 도달했어요. 한도는 {time}에 초기화됩니다. 그동안은 DM으로 물어봐 주세요.",
         "ja": "申し訳ありません。このチャンネルは本日の質問数の上限に達しました。{time}にリセットされます。それまではDMで質問できます。",
         "zh": "抱歉，此频道今天的提问次数已达上限。额度将于 {time} 重置；在此之前你仍可以私信问我。",
+        "zh-Hant": "抱歉，此頻道今天的提問次數已達上限。額度將於 {time} 重置；在此之前你仍可以私訊問我。",
         "es": "Lo siento, este canal ha alcanzado el límite de preguntas de hoy. Se restablece el {time}; mientras tanto, puedes preguntarme por mensaje directo.",
         "de": "Entschuldigung, dieser Kanal hat das heutige Fragenlimit erreicht. Es wird am {time} zurückgesetzt; per Direktnachricht kannst du mich weiter fragen.",
         "fr": "Désolé, ce canal a atteint la limite de questions pour aujourd'hui. Elle sera réinitialisée le {time} ; vous pouvez toujours me poser la question en message direct.",
@@ -450,6 +501,7 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
         "ko": "채널에서 저를 멘션하거나, DM을 보내거나, `/ask`로 비공개 질문을 하세요. 팀 문서를 바탕으로 질문하신 언어로 출처와 함께 답해 드려요.",
         "ja": "チャンネルでメンションするか、DMを送るか、`/ask` で非公開に質問してください。チームのドキュメントをもとに、質問された言語で出典付きで回答します。",
         "zh": "在频道中提及我、给我发私信，或用 `/ask` 私下提问。我会根据团队文档，用你提问的语言回答并附上出处。",
+        "zh-Hant": "在頻道中提及我、給我發私訊，或用 `/ask` 私下提問。我會根據團隊文件，用你提問的語言回答並附上出處。",
         "es": "Mencióname en un canal, envíame un mensaje directo o usa `/ask` para preguntar en privado. Respondo en el idioma en que escribas, a partir de los documentos del equipo y con fuentes.",
         "de": "Erwähne mich in einem Kanal, schreib mir eine Direktnachricht oder frag privat mit `/ask`. Ich antworte in deiner Sprache, aus den Dokumenten des Teams, mit Quellen.",
         "fr": "Mentionnez-moi dans un canal, envoyez-moi un message direct ou utilisez `/ask` pour une question privée. Je réponds dans votre langue, à partir des documents de l'équipe, avec les sources.",
@@ -463,13 +515,34 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
 
 
 def message(key: str, language: str, **values: object) -> str:
-    """The bot's own sentence `key` in `language` (English when there is no translation)."""
+    """The bot's own sentence `key` in `language` (English when there is no translation;
+    `bot.localizer` translates those once with Nova Micro)."""
     texts = _MESSAGES[key]
-    return texts.get(language, texts["en"]).format(**values)
+    return texts.get(catalogue_code(language), texts["en"]).format(**values)
+
+
+def has_message(key: str, language: str) -> bool:
+    """Whether the catalogue has `key` written in `language` (not the English fallback)."""
+    return catalogue_code(language) in _MESSAGES[key]
+
+
+def template(key: str) -> str:
+    """The English sentence `key` with its {placeholders}, for translating it."""
+    return _MESSAGES[key]["en"]
+
+
+#: Names for prompts where the ISO code alone does not say enough.
+_SCRIPT_NAMES: Final[dict[str, str]] = {
+    HANT: "Traditional Chinese",
+    HANS: "Simplified Chinese",
+}
 
 
 def language_name(code: str) -> str:
-    """English name of an ISO 639-1 code, for prompts ("ko" -> "Korean")."""
+    """English name of an ISO 639-1 code, for prompts ("ko" -> "Korean", "zh-Hant" ->
+    "Traditional Chinese")."""
+    if code in _SCRIPT_NAMES:
+        return _SCRIPT_NAMES[code]
     try:
         return Language.from_iso_code_639_1(IsoCode639_1.from_str(code)).name.title()
     except ValueError:
@@ -494,6 +567,7 @@ SUGGESTED_PROMPTS: Final[dict[str, tuple[str, ...]]] = {
         "経費精算はどうすればいいですか？",
     ),
     "zh": ("如何设置 VPN？", "我有多少天年假？", "如何报销费用？"),
+    "zh-Hant": ("如何設定 VPN？", "我有多少天年假？", "如何報銷費用？"),
     "es": (
         "¿Cómo configuro la VPN?",
         "¿Cuántos días de vacaciones tengo?",
@@ -513,7 +587,7 @@ SUGGESTED_PROMPTS: Final[dict[str, tuple[str, ...]]] = {
 
 
 def suggested_prompts(language: str) -> tuple[str, ...]:
-    return SUGGESTED_PROMPTS.get(language, SUGGESTED_PROMPTS["en"])
+    return SUGGESTED_PROMPTS.get(catalogue_code(language), SUGGESTED_PROMPTS["en"])
 
 
 NATIVE_NAMES: Final[dict[str, str]] = {
@@ -521,6 +595,8 @@ NATIVE_NAMES: Final[dict[str, str]] = {
     "ko": "한국어",
     "ja": "日本語",
     "zh": "中文",
+    HANT: "繁體中文",
+    HANS: "简体中文",
     "es": "español",
     "de": "Deutsch",
     "fr": "français",

@@ -102,6 +102,7 @@ class EmfMetrics:
         metrics["CacheReadTokens"] = (usage.cache_read_tokens, "Count")
         metrics["CacheWriteTokens"] = (usage.cache_write_tokens, "Count")
         metrics["CostUSD"] = (round(usage.cost_usd, 8), "None")
+        metrics["LanguageMismatch"] = (1 if usage.language_mismatch else 0, "Count")
         self._emit(
             [[]],
             metrics,
@@ -113,6 +114,13 @@ class EmfMetrics:
             },
             now,
         )
+        if usage.language_mismatch:  # by pair, to alarm on one drifting language
+            self._emit(
+                [["LanguagePair"]],
+                {"LanguageMismatch": (1, "Count")},
+                {"LanguagePair": usage.language_mismatch, "question_id": usage.question_id},
+                now,
+            )
         for model in usage.models:
             self._emit(
                 [["Model"]],

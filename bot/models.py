@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Purpose = Literal["condense", "translate", "answer", "companion", "draft", "embed", "probe"]
+Purpose = Literal[
+    "condense", "translate", "answer", "companion", "draft", "embed", "probe", "answer_language"
+]
 Status = Literal["answered", "not_found", "offline", "incomplete", "failed", "empty", "refused"]
 
 #: The collection everything is ingested into unless told otherwise.
@@ -117,6 +119,8 @@ class Answer(_Frozen):
     draft: str | None = None
     companion: str | None = None
     glossary_terms: tuple[str, ...] = ()
+    #: "en>ko" when the answer was written in English for a Korean asker (and translated).
+    language_mismatch: str | None = None
 
     def to_json_dict(self) -> dict[str, object]:
         """The `--json` shape of DESIGN.md."""
@@ -155,4 +159,5 @@ class Answer(_Frozen):
             "offline": self.offline,
             "notices": list(self.notices),
             "timings_ms": {stage: round(ms, 1) for stage, ms in self.timings},
+            **({"language_mismatch": self.language_mismatch} if self.language_mismatch else {}),
         }

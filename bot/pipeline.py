@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.answer import ProAnswerer, Translator
+from bot.answer_language import AnswerLanguageGuard
 from bot.condense import MicroRouter, Routing
 from bot.errors import (
     IndexNotFound,
@@ -29,7 +30,8 @@ from bot.errors import (
 from bot.flow import asker
 from bot.glossary import Glossary
 from bot.language import LanguageDetector
-from bot.messages import message
+from bot.localizer import Localizer
+from bot.messages import message, native_name
 from bot.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
 
 Timings = dict[str, float]
@@ -86,8 +88,21 @@ class AnswerStream:
         question_language: str = "",
         draft: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
         complete: Callable[[AnswerStream], Awaitable[None]] | None = None,
+        guard: AnswerLanguageGuard | None = None,
+        translator: Translator | None = None,
+        localizer: Localizer | None = None,
     ) -> None:
         self.question = question
+        self._guard = guard
+        self._translator = translator
+        self._localizer = localizer or Localizer(translator=None)
+        #: "en>ko" when the guard found the answer in another language (and it was translated).
+        self.language_mismatch: str | None = None
+        #: The answer as the model wrote it, when the guard replaced it with a translation.
+        self.original_text: str | None = None
+        #: The streamed text differs from `text` (the guard's note, a replaced answer): the
+        #: delivered message should be edited to `text`.
+        self.rewritten = False
         self.question_language = question_language or language
         self.draft_text: str | None = None
         self.companion: str | None = None
@@ -134,28 +149,95 @@ class AnswerStream:
             self._parts.append(self._fixed_text)
             yield self._fixed_text
         if self._generator is not None:
+            written: list[str] = []  # the model's text, shown or held back
+            shown = 0  # how much of it was shown
+            holding = False
+            early_checked = self._guard is None
+            marker = ""
             try:
                 async for delta in self._generator:
                     if "first_token" not in self.timings:
                         self.timings["first_token"] = (time.perf_counter() - self._started) * 1000
+                    written.append(delta)
+                    if holding:
+                        continue
+                    if not early_checked and self._guard is not None:
+                        # Checked before this delta is shown (deltas arrive coalesced, so
+                        # one may carry many sentences); the words before it are out already.
+                        so_far = "".join(written)
+                        if self._guard.ready(so_far):
+                            early_checked = True
+                            holding = self._guard.verdict(so_far, self.language).mismatch
+                        if holding:
+                            cut = max(self._guard.first_sentence_end(so_far), shown)
+                            delta = so_far[shown:cut]
+                            notice = "\n\n_" + await self._say("answer_translating") + "_"
+                            self._parts += [delta, notice]
+                            shown = cut
+                            yield delta + notice
+                            continue
                     self._parts.append(delta)
+                    shown += len(delta)
                     yield delta
             except StreamInterrupted as exc:
                 self.status = "incomplete"
                 key = "answer_cut" if isinstance(exc, OutputLimitReached) else "incomplete"
-                marker = "\n\n" + message(key, self.language)
-                self._parts.append(marker)
-                yield marker
+                marker = "\n\n" + await self._say(key)
             except ModelError as exc:
                 self.status = "failed"
-                failure = failure_message(exc, self.language)
+                key, values = failure_key(exc)
+                failure = await self._say(key, **values)
                 self._parts.append(failure)
                 yield failure
+            model_text = "".join(written)
+            translation = await self._guarded(model_text)
+            if translation is not None:
+                self._parts.append("\n\n" + translation)
+                yield "\n\n" + translation
+                self.original_text = model_text
+                self._parts = [self._fixed_text, translation]
+                self.rewritten = True
+            elif holding:  # the end says it was right after all: show it, without the note
+                yield model_text[shown:]
+                self._parts = [self._fixed_text, model_text]
+                self.rewritten = True
+            if marker:
+                self._parts.append(marker)
+                yield marker
             self.timings["answer"] = (time.perf_counter() - self._started) * 1000
         self._done = True
         if self._complete is not None:
             await self._complete(self)
         await self._observer.finished(self.result())
+
+    async def _say(self, key: str, **values: object) -> str:
+        return await self._localizer.message(
+            key, self.language, on_call=self.record_call, name=native_name(self.language), **values
+        )
+
+    async def _guarded(self, model_text: str) -> str | None:
+        """The translation when the finished answer is in the wrong language, else None."""
+        if self._guard is None or self.status == "failed" or not model_text.strip():
+            return None
+        verdict = self._guard.verdict(model_text, self.language)
+        if not verdict.mismatch:
+            return None
+        self.language_mismatch = verdict.pair
+        log.warning(
+            "answer in the wrong language",
+            extra={"question_id": self.question.question_id, "pair": verdict.pair},
+        )
+        if self._translator is None:
+            return None
+        try:
+            translated, call = await self._translator.translate(
+                model_text, target=self.language, purpose="answer_language"
+            )
+        except ModelError as exc:
+            log.warning("answer translation failed", extra={"reason": str(exc)})
+            return None
+        self.record_call(call)
+        return translated or None
 
     @property
     def text(self) -> str:
@@ -203,6 +285,7 @@ class AnswerStream:
             draft=self.draft_text,
             companion=self.companion,
             glossary_terms=tuple(self.glossary_terms),
+            language_mismatch=self.language_mismatch,
         )
 
 
@@ -221,6 +304,8 @@ class Pipeline:
         glossary: Callable[[], Glossary] = Glossary,
         drafter: ProAnswerer | None = None,
         translator: Translator | None = None,
+        guard: AnswerLanguageGuard | None = None,
+        localizer: Localizer | None = None,
     ) -> None:
         from retrieval.retriever import Retriever
 
@@ -233,6 +318,9 @@ class Pipeline:
         self._glossary = glossary
         self._drafter = drafter
         self.translator = translator
+        self.guard = guard or AnswerLanguageGuard(detector=detector)
+        #: Fixed sentences in any language (attach the state store to share its cache).
+        self.localizer = localizer or Localizer(translator=translator)
 
     @property
     def offline(self) -> bool:
@@ -248,6 +336,11 @@ class Pipeline:
             timings[stage] = (now - clock) * 1000
             clock = now
 
+        said: list[ModelCall] = []  # Micro translating a fixed sentence, if it had to
+
+        async def say(key: str, **values: object) -> str:
+            return await self.localizer.message(key, language, on_call=said.append, **values)
+
         def fixed(
             text: str, route: Route, status: Status, notices: Sequence[str] = ()
         ) -> AnswerStream:
@@ -255,7 +348,7 @@ class Pipeline:
                 question,
                 _notice_prefix(notices) + text,
                 language,
-                route,
+                route.model_copy(update={"calls": (*route.calls, *said)}),
                 status,
                 timings=timings,
                 notices=notices,
@@ -269,13 +362,11 @@ class Pipeline:
         language = question.answer_language or question_language
         lap("detect")
         if not text:
-            return fixed(
-                message("empty_question", language), Route(standalone_question=text), "empty"
-            )
+            return fixed(await say("empty_question"), Route(standalone_question=text), "empty")
         notices = []
         if len(text) > self._limits.max_question_chars:
             text = text[: self._limits.max_question_chars]
-            notices.append(message("truncated", language, limit=self._limits.max_question_chars))
+            notices.append(await say("truncated", limit=self._limits.max_question_chars))
         refusal = await self.observer.admit(question, language)
         if refusal is not None:
             return fixed(refusal, Route(standalone_question=text), "refused", notices)
@@ -309,7 +400,7 @@ class Pipeline:
             calls=(routing.call,) if routing.call else (),
         )
         if routing.intent in ("greeting", "thanks"):
-            return fixed(message("greeting", language), route, "answered", notices)
+            return fixed(await say("greeting"), route, "answered", notices)
 
         retrieval_calls: list[ModelCall] = []
         try:
@@ -320,22 +411,22 @@ class Pipeline:
                 on_call=retrieval_calls.append,
             )
         except IndexNotFound:
-            return fixed(message("no_index", language), route, "failed", notices)
+            return fixed(await say("no_index"), route, "failed", notices)
         except RetrievalError as exc:
             log.error("retrieval failed", extra={"reason": str(exc)})
-            return fixed(message("error", language), route, "failed", notices)
+            return fixed(await say("error"), route, "failed", notices)
         except ModelError as exc:  # the query embedding
             key = "busy" if isinstance(exc, ModelThrottled) else "model_error"
-            return fixed(message(key, language), route, "failed", notices)
+            return fixed(await say(key), route, "failed", notices)
         lap("retrieve")
         route = route.model_copy(update={"calls": (*route.calls, *retrieval_calls)})
 
         if not passages:
-            return fixed(message("not_found", language), route, "not_found", notices)
+            return fixed(await say("not_found"), route, "not_found", notices)
         if self._answerer is None:
             return self._stream(
                 question,
-                _notice_prefix(notices) + _offline_text(passages, language),
+                _notice_prefix(notices) + _offline_text(passages, await say("offline_label")),
                 language,
                 route,
                 "offline",
@@ -375,6 +466,7 @@ class Pipeline:
             else None,
             complete=self._after_answer,
             question_language=question_language,
+            guard=self.guard,
         )
 
     async def _after_answer(self, stream: AnswerStream) -> None:
@@ -425,6 +517,7 @@ class Pipeline:
         draft: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
         complete: Callable[[AnswerStream], Awaitable[None]] | None = None,
         question_language: str = "",
+        guard: AnswerLanguageGuard | None = None,
     ) -> AnswerStream:
         return AnswerStream(
             question=question,
@@ -441,11 +534,14 @@ class Pipeline:
             draft=draft,
             complete=complete,
             question_language=question_language,
+            guard=guard,
+            translator=self.translator,
+            localizer=self.localizer,
         )
 
 
-def _offline_text(passages: Sequence[Passage], language: str) -> str:
-    lines = [f"_{message('offline_label', language)}_", ""]
+def _offline_text(passages: Sequence[Passage], label: str) -> str:
+    lines = [f"_{label}_", ""]
     for number, passage in enumerate(passages[:OFFLINE_PASSAGES], 1):
         quote = " ".join(passage.text.split())
         if len(quote) > OFFLINE_QUOTE_CHARS:
@@ -454,13 +550,18 @@ def _offline_text(passages: Sequence[Passage], language: str) -> str:
     return "\n".join(lines).rstrip()
 
 
-def failure_message(exc: ModelError, language: str) -> str:
-    """What the asker reads when a model call failed: busy with a time to come back, busy,
-    or the model is unreachable."""
+def failure_key(exc: ModelError) -> tuple[str, dict[str, object]]:
+    """The catalogue key (and its values) of what the asker reads when a model call failed:
+    busy with a time to come back, busy, or the model is unreachable."""
     if isinstance(exc, ModelBusy):
-        minutes = max(1, math.ceil(exc.retry_after_s / 60))
-        return message("busy_retry", language, minutes=minutes)
-    return message("busy" if isinstance(exc, ModelThrottled) else "model_error", language)
+        return "busy_retry", {"minutes": max(1, math.ceil(exc.retry_after_s / 60))}
+    return ("busy" if isinstance(exc, ModelThrottled) else "model_error"), {}
+
+
+def failure_message(exc: ModelError, language: str) -> str:
+    """`failure_key` in the written catalogue (where no localizer is at hand)."""
+    key, values = failure_key(exc)
+    return message(key, language, **values)
 
 
 def _notice_prefix(notices: Sequence[str]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from bot.chinese import HANS, HANT
 from bot.messages import language_name
 
 #: Native names (lowercase) for the languages the bot speaks; English names come from lingua.
@@ -45,6 +46,8 @@ NATIVE_NAMES: dict[str, tuple[str, ...]] = {
         "tiếng nhật",
         "japonês",
     ),
+    HANT: ("traditional chinese", "繁體中文", "繁体中文", "正體中文", "繁體", "繁体字", "번체"),
+    HANS: ("simplified chinese", "简体中文", "簡體中文", "简体", "간체"),
     "zh": (
         "chinese",
         "中文",
@@ -118,7 +121,9 @@ def _code_for(name: str, known: list[str]) -> str | None:
     name = name.strip().casefold()
     if name in AUTO_WORDS:
         return "auto"
-    for code in known:
+    # Configured "zh" means either script; each has its own name.
+    candidates: list[str] = [*known, *((HANT, HANS) if "zh" in known else ())]
+    for code in candidates:
         names = {language_name(code).casefold(), code, *NATIVE_NAMES.get(code, ())}
         if name in names:
             return code

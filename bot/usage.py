@@ -159,6 +159,8 @@ class QuestionUsage(_Frozen):
     offline: bool
     timings_ms: tuple[tuple[str, float], ...]
     models: tuple[ModelUsage, ...]
+    #: The answer-language guard's finding, "en>ko" (written in > promised), or None.
+    language_mismatch: str | None = None
 
     @property
     def input_tokens(self) -> int:
@@ -237,6 +239,7 @@ def usage_of(
         offline=answer.offline,
         timings_ms=answer.timings,
         models=tuple(models),
+        language_mismatch=answer.language_mismatch,
     )
 
 
@@ -255,6 +258,7 @@ def log_usage(usage: QuestionUsage) -> None:
             "route": usage.route,
             "translated": usage.translated,
             "offline": usage.offline,
+            **({"language_mismatch": usage.language_mismatch} if usage.language_mismatch else {}),
             "latency_ms": {stage: round(ms, 1) for stage, ms in usage.timings_ms},
             "total_ms": round(usage.total_ms, 1),
             "input_tokens": usage.input_tokens,
@@ -368,6 +372,8 @@ def usage_increments(usage: QuestionUsage) -> dict[str, float]:
     add("language", usage.question_language, "questions", 1)
     add("route", usage.route, "questions", 1)
     add("route", usage.route, "cost", usage.cost_usd)
+    if usage.language_mismatch:
+        add("mismatch", usage.language_mismatch, "questions", 1)
     if usage.channel_id:
         add("channel", usage.channel_id, "questions", 1)
         add("channel", usage.channel_id, "tokens", usage.tokens)

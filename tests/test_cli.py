@@ -69,7 +69,8 @@ def test_demo_runs_offline_on_a_machine_without_aws_credentials(tmp_path: Path) 
         ("How many days of paid annual leave do employees get?", "en"),
         ("직원은 유급 연차를 며칠 받나요?", "ko"),
         ("従業員の年次有給休暇は何日ですか？", "ja"),
-        ("员工每年有多少天带薪年假？", "zh"),
+        ("员工每年有多少天带薪年假？", "zh-Hans"),
+        ("員工每年有多少天帶薪年假？", "zh-Hant"),
         ("¿Cuántos días de vacaciones pagadas reciben los empleados?", "es"),
         ("Wie viele Tage bezahlten Jahresurlaub bekommen Mitarbeiter?", "de"),
         ("Nhân viên được bao nhiêu ngày nghỉ phép có lương mỗi năm?", "vi"),
@@ -119,7 +120,7 @@ def test_ask_json_online_lists_every_model_call_with_usage(
     bedrock.queue(
         "nova-pro",
         Reply(
-            text="Install GlobalConnect [1].",
+            text="GlobalConnect 앱을 설치하세요 [1].",
             input_tokens=900,
             output_tokens=8,
             cache_read_tokens=400,

@@ -278,6 +278,8 @@ def _online_responses(bedrock: FakeBedrock) -> None:
     def micro(request: RecordedRequest) -> Reply:
         if RUBRIC[:40] in request.system_text:
             return Reply(text='{"score": 4, "reason": "the main fact is right"}')
+        if "Target language: Korean" in _last_user_text(request):  # the answer-language guard
+            return Reply(text="직원은 연 20일의 유급 연차를 받습니다 [1].")
         question = _last_user_text(request).rsplit("\n", 1)[-1]
         if "연차" in question:
             question = "How many days of paid annual leave do employees get?"
@@ -314,7 +316,8 @@ async def test_online_eval_scores_pro_answers_prices_them_and_judges_apart(
     assert english.cost_usd > 0 and {"first_token", "answer"} <= set(english.timings)
     assert english.cited and english.citation_precision == 1.0
     korean = by_id["leave-ko"]  # translated by Micro, so the English page is found
-    assert korean.rank == 1 and korean.answer_language == "en" and not korean.language_ok
+    # Pro answered in English; the answer-language guard had Micro translate it into Korean.
+    assert korean.rank == 1 and korean.answer_language == "ko" and korean.language_ok
     jupiter = by_id["jupiter"]
     assert jupiter.abstained and not jupiter.pro_called and jupiter.abstention_ok
     assert jupiter.judge_score is None  # nothing to grade

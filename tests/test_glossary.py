@@ -42,6 +42,11 @@ async def test_the_glossary_sits_before_a_cache_point_in_micro_and_pro_byte_iden
         micro("How many days of annual leave do employees get?"),
         micro("How do I set up GlobalConnect?"),
     )
+    bedrock.queue(
+        "nova-pro",
+        Reply(text="직원은 연 20일의 연차를 받습니다 [1]."),
+        Reply(text="GlobalConnect 앱을 설치하고 로그인하세요 [1]."),
+    )
     await run(glossary_settings, "직원 연차는 며칠인가요?")
     await run(glossary_settings, "GlobalConnect VPN은 어떻게 설정하나요?")
 

@@ -20,7 +20,7 @@ def detector() -> LanguageDetector:
         ("How many vacation days do I get this year?", "en"),
         ("올해 연차는 며칠 남았나요?", "ko"),
         ("有給休暇は何日ありますか？", "ja"),
-        ("年假有多少天？", "zh"),
+        ("年假有多少天？", "zh-Hans"),
         ("¿Cuántos días de vacaciones tengo este año?", "es"),
         ("Wie viele Urlaubstage habe ich dieses Jahr?", "de"),
         ("Tôi có bao nhiêu ngày nghỉ phép mỗi năm?", "vi"),

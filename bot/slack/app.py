@@ -61,6 +61,7 @@ def build_app(
         state=state, defaults=load_channel_settings(components.settings.channel_settings)
     )
     components.glossary.attach(state)
+    components.pipeline.localizer.attach(state)  # translated fixed sentences, shared
     conversation = Conversation(
         settings=components.settings,
         pipeline=components.pipeline,

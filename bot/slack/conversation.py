@@ -17,6 +17,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import chinese
 from bot.config import Settings
 from bot.glossary import GlossarySource
 from bot.language import LanguageDetector
@@ -29,6 +30,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.addressing import addressed_to_bot
 from bot.slack.delivery import Target, deliver
 from bot.slack.inflight import InFlight
+from bot.slack.language_fix import replace_wrong_language
 from bot.slack.render import (
     context_blocks,
     feedback_block,
@@ -51,7 +53,7 @@ SetStatus = Callable[[str], Awaitable[Any]]
 
 
 def locale_language(locale: str | None) -> str | None:
-    return locale.split("-")[0].split("_")[0].lower() if locale else None
+    return chinese.locale_language(locale)  # zh-TW -> zh-Hant: the script matters
 
 
 strip_mentions = thread_memory.strip_mentions
@@ -261,7 +263,7 @@ class Conversation:
             hint = self._asker_language(history, asked.user) or await self.user_language(
                 client, asked.user
             )
-            if detected.method not in ("script", "model"):  # too short to tell: the hint decides
+            if detected.method != "model":  # too short to tell, or which Chinese script
                 detected = self._detector.detect(text, hint=hint)
             language = detected.language
             preferred = await self._prefs.user_language(asked.user)
@@ -294,7 +296,7 @@ class Conversation:
                     chunks=stream.draft(),
                     footer=lambda: context_blocks(label, ""),
                 )
-            await deliver(
+            delivered = await deliver(
                 client=client,
                 target=target,
                 chunks=aiter(stream),
@@ -304,6 +306,14 @@ class Conversation:
                 await self._remember(asked, thread_ts, stream)
             except StateError as exc:  # the answer is out; only follow-up memory is lost
                 log.error("answer not remembered: state store failed", extra={"reason": str(exc)})
+            if stream.rewritten:  # after _remember: a follow-up may already be on its way
+                await replace_wrong_language(
+                    client=client,
+                    target=target,
+                    delivered=delivered,
+                    stream=stream,
+                    footer=answer_footer(stream),
+                )
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
             await self._say_failure(

@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chinese import HANS, HANT, is_chinese, normalize_code
 from bot.errors import ModelError
 from bot.glossary import GlossarySource, GlossaryTerm
 from bot.language import SUPPORTED_CODES
@@ -49,13 +50,13 @@ def register(
     admins = set(components.settings.admin_user_ids)
 
     async def language(call: Invocation) -> str:
-        code = call.args[0].lower() if call.args else ""
+        code = normalize_code(call.args[0]) if call.args else ""  # zh-hant, zh-TW -> zh-Hant
         if code == "auto":
             await prefs.set_user_language(call.user_id, None)
             return message("language_auto", call.language)
-        if code not in SUPPORTED_CODES:
+        if code not in SUPPORTED_CODES and code not in (HANT, HANS):
             current = await prefs.user_language(call.user_id) or "auto"
-            return f"Your answer language: `{current}`. Usage: `/dualnova language ja` or `/dualnova language auto`."
+            return f"Your answer language: `{current}`. Usage: `/dualnova language ja`, `/dualnova language zh-Hant` or `/dualnova language auto`."
         await prefs.set_user_language(call.user_id, code)
         return message("language_set", code, name=native_name(code))
 
@@ -66,7 +67,7 @@ def register(
             value = next(words, "")
             if word == "companion":
                 changes["companion_language"] = (
-                    None if value in ("off", "none", "") else value.lower()
+                    None if value in ("off", "none", "") else normalize_code(value)
                 )
             elif word == "mode" and value in ("pro", "draft_then_pro"):
                 changes["answer_mode"] = value
@@ -75,7 +76,7 @@ def register(
             else:
                 return f"Usage: `/dualnova {SETTINGS_USAGE}`"
         companion = changes.get("companion_language")
-        if isinstance(companion, str) and companion not in SUPPORTED_CODES:
+        if isinstance(companion, str) and companion not in (*SUPPORTED_CODES, HANT, HANS):
             return f"Unknown language code `{companion}`; use an ISO 639-1 code such as ko, ja, en."
         current = (
             await prefs.update_channel(call.channel_id, **changes)
@@ -214,9 +215,9 @@ def _parse_term(words: list[str]) -> GlossaryTerm | None:
     for word in words:
         if word == "--dnt":
             dnt = True
-        elif re.fullmatch(r"[a-z]{2}=.+", word):
+        elif re.fullmatch(r"[a-z]{2}(?:-[A-Za-z]{4})?=.+", word):
             code, form = word.split("=", 1)
-            forms[code] = form
+            forms[normalize_code(code) if is_chinese(code) else code] = form
         elif forms or dnt:
             description = f"{description} {word}".strip()
         else:

@@ -170,6 +170,11 @@ def _languages(summary: UsageSummary) -> str:
             f"`{language}` {round(m.get('questions', 0))} ({m.get('questions', 0) / total:.0%})"
             for language, m in summary.top("language", "questions", TOP)
         ]
+        # The answer-language guard's finds: written in > promised, each then translated.
+        + [
+            f"wrong language `{pair}` {round(m.get('questions', 0))}"
+            for pair, m in summary.top("mismatch", "questions", TOP)
+        ]
     )
 
 

@@ -193,6 +193,9 @@ async def test_translation_was_wrong_records_question_answer_languages_and_terms
     (answer,) = await wait_answer(slack, CHANNEL, ts)
     button = answer.blocks[-1]["elements"][2]  # type: ignore[index]
     assert button["action_id"] == "feedback_translation"
+    # The record is written just after the answer's last message; a person clicks later.
+    question_id = json.loads(button["value"])["q"]
+    await eventually(lambda: ml_bot.state.get("answer_record", question_id))
 
     click = slack.push_block_action(
         "feedback_translation",
