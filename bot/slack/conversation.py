@@ -200,6 +200,9 @@ class Conversation:
         try:
             if await self._maybe_set_language(client, asked, text, thread_ts):
                 return
+            # Joined before the first word goes out: a follow-up posted while this answer
+            # streams, or the moment it ends, must find the thread already ours.
+            await self._join_thread(asked, thread_ts)
             history = await self._history(client, asked, bot_user_id) if asked.thread_ts else ()
             hint = self._asker_language(history, asked.user) or await self.user_language(
                 client, asked.user
@@ -265,17 +268,18 @@ class Conversation:
         else:
             await self._prefs.set_user_language(asked.user, request)
             reply = message("language_set", request, name=native_name(request))
+        await self._join_thread(asked, thread_ts)
         await client.chat_postMessage(channel=asked.channel, thread_ts=thread_ts, text=reply)
-        await self._state.put(
-            "thread", f"{asked.channel}:{thread_ts}", {"by": asked.kind}, ttl_s=THREAD_TTL_S
-        )
         return True
 
-    async def _remember(self, asked: Asked, thread_ts: str, stream: AnswerStream) -> None:
-        """The thread (for follow-ups) and the answer (for "translation was wrong" reports)."""
+    async def _join_thread(self, asked: Asked, thread_ts: str) -> None:
+        """Follow-ups in this thread need no mention from now on."""
         await self._state.put(
             "thread", f"{asked.channel}:{thread_ts}", {"by": asked.kind}, ttl_s=THREAD_TTL_S
         )
+
+    async def _remember(self, asked: Asked, thread_ts: str, stream: AnswerStream) -> None:
+        """The answer, for "translation was wrong" reports."""
         answer = stream.result()
         if answer.status in ("answered", "incomplete"):
             await self._state.put(
