@@ -12,8 +12,6 @@ import pytest
 from bot.messages import message
 from bot.models import Citation
 from bot.slack.render import (
-    MAX_SOURCES,
-    SECTION_LIMIT,
     WORD_JOINER,
     SafeStream,
     context_blocks,
@@ -94,6 +92,25 @@ def test_a_link_always_shows_its_target(text: str, expected: str) -> None:
     assert neutralize(text) == expected
 
 
+def test_slack_syntax_is_read_from_one_to_500_characters() -> None:
+    at_most = "https://a.example/" + "p" * 482  # 500 characters between < and >
+    too_long = at_most + "p"
+
+    assert neutralize(f"<{at_most}>") == at_most
+    assert neutralize(f"<{too_long}>") == f"&lt;{too_long}&gt;"
+    assert neutralize("<#>") == "#"
+
+
+def test_markdown_links_are_read_up_to_300_label_and_1000_url_characters() -> None:
+    url = "https://a.example/" + "p" * 982  # 1,000 characters
+
+    assert neutralize(f"[{'x' * 300}](u)") == f"{'x' * 300} (u)"
+    assert neutralize(f"[{'x' * 301}](u)") == f"[{'x' * 301}]{WJ}(u)"
+    assert neutralize(f"[a]({url})") == f"a ({url})"
+    assert neutralize(f"[a]({url}p)") == f"[a]{WJ}({url}p)"
+    assert neutralize("[a](b)") == "a (b)"
+
+
 def test_angle_text_that_is_not_slack_syntax_is_shown_escaped() -> None:
     assert neutralize("if a <b and c> d") == "if a &lt;b and c&gt; d"
     assert neutralize("<3 days") == "&lt;3 days"
@@ -160,6 +177,24 @@ def test_a_markdown_link_split_across_deltas_shows_its_target() -> None:
     ]
 
 
+def test_a_sequence_at_the_very_start_is_held_too() -> None:
+    assert stream("<!he", "re>") == ["", f"@{WJ}here", ""]
+    assert stream("[do", "cs](https://evil.example)") == ["", "docs (https://evil.example)", ""]
+
+
+def test_only_the_last_open_bracket_or_angle_decides_the_hold() -> None:
+    assert stream("[1] and [docs](https://ev", "il.example)") == [
+        "[1] and ",
+        "docs (https://evil.example)",
+        "",
+    ]
+    assert stream("a <https://evil.example|@he", "re>") == [
+        "a ",
+        f"@{WJ}here (https://evil.example)",
+        "",
+    ]
+
+
 def test_closed_brackets_and_angles_are_not_held() -> None:
     assert stream("see [1] for more") == ["see [1] for more", ""]
     assert stream("see [1](x) for more") == ["see 1 (x) for more", ""]
@@ -168,16 +203,16 @@ def test_closed_brackets_and_angles_are_not_held() -> None:
 
 def test_an_unclosed_sequence_is_held_up_to_the_limit_then_released_escaped() -> None:
     safe = SafeStream()
-    held = "<" + "a" * (SafeStream.HOLD_LIMIT - 1)
+    held = "<" + "a" * 599  # 600 characters: the most a hold keeps
 
     assert safe.feed("x " + held) == "x "
-    assert safe.feed("a") == "&lt;" + "a" * SafeStream.HOLD_LIMIT
+    assert safe.feed("a") == "&lt;" + "a" * 600
     assert safe.flush() == ""
 
 
 def test_a_long_unclosed_label_is_released_without_its_closing_bracket() -> None:
     safe = SafeStream()
-    label = "[" + "x" * (SafeStream.HOLD_LIMIT + 10) + "]"
+    label = "[" + "x" * 610 + "]"
 
     first = safe.feed(label)
     second = safe.feed("(https://evil.example)")
@@ -189,16 +224,16 @@ def test_a_long_unclosed_label_is_released_without_its_closing_bracket() -> None
 
 def test_a_broadcast_split_right_after_a_released_hold_is_still_judged_whole() -> None:
     safe = SafeStream()
-    unclosed = "<" + "x" * SafeStream.HOLD_LIMIT
+    unclosed = "<" + "x" * 600
 
-    assert safe.feed(unclosed + " @he") == "&lt;" + "x" * SafeStream.HOLD_LIMIT + " "
+    assert safe.feed(unclosed + " @he") == "&lt;" + "x" * 600 + " "
     assert safe.feed("re") == ""
     assert safe.flush() == f"@{WJ}here"
 
 
 def test_a_long_trailing_word_after_at_is_released_at_the_limit() -> None:
     safe = SafeStream()
-    word = "@" + "w" * (SafeStream.HOLD_LIMIT - 1)
+    word = "@" + "w" * 599
 
     assert safe.feed(word) == ""
     assert safe.feed("w") == word + "w"
@@ -217,7 +252,9 @@ def test_flush_empties_the_stream() -> None:
 
 def test_text_within_the_limit_is_one_piece() -> None:
     assert split_text("a" * 10, 10) == ["a" * 10]
+    assert split_text("aaaaaa bbb", 10) == ["aaaaaa bbb"]
     assert split_text("", 10) == []
+    assert split_text("   ", 10) == []
 
 
 def test_a_split_prefers_a_paragraph_then_a_line_then_a_word() -> None:
@@ -234,12 +271,13 @@ def test_a_boundary_in_the_first_half_is_ignored_for_a_hard_cut() -> None:
         "tuvwxyz",
     ]
     assert split_text("abcde fghijk", 10) == ["abcde", "fghijk"]  # at half the limit: taken
+    assert split_text("abcd efghijk", 10) == ["abcd efghi", "jk"]  # just before: not
 
 
 def test_text_without_spaces_is_cut_at_exactly_the_limit() -> None:
     cjk = "連休は最大五日まで繰り越せます" * 700  # 10,500 characters, no spaces
 
-    pieces = split_text(cjk, SECTION_LIMIT)
+    pieces = split_text(cjk, 2900)
 
     assert [len(p) for p in pieces] == [2900, 2900, 2900, 1800]
     assert "".join(pieces) == cjk
@@ -258,19 +296,19 @@ def test_section_blocks_keep_every_piece_within_slacks_section_limit() -> None:
 
     assert [b["type"] for b in blocks] == ["section", "section"]
     texts = [b["text"]["text"] for b in blocks]
-    assert all(b["text"]["type"] == "mrkdwn" for b in blocks)
+    assert [b["text"]["type"] for b in blocks] == ["mrkdwn", "mrkdwn"]
     assert [len(t) for t in texts] == [2899, 2099]
     assert " ".join(texts) == text
     assert section_blocks("") == []
 
 
 def test_a_section_of_exactly_the_limit_is_not_split() -> None:
-    assert [b["text"]["text"] for b in section_blocks("x" * SECTION_LIMIT)] == ["x" * 2900]
-    assert len(section_blocks("x" * (SECTION_LIMIT + 1))) == 2
+    assert [b["text"]["text"] for b in section_blocks("x" * 2900)] == ["x" * 2900]
+    assert len(section_blocks("x" * (2901))) == 2
 
 
 def test_the_companion_translation_is_split_into_quiet_blocks_up_to_eight() -> None:
-    long = "が" * (SECTION_LIMIT * 3)
+    long = "が" * (2900 * 3)
 
     blocks = context_blocks("🌐 English", long)
 
@@ -280,8 +318,8 @@ def test_the_companion_translation_is_split_into_quiet_blocks_up_to_eight() -> N
     }
     texts = [b["elements"][0]["text"] for b in blocks[1:]]
     assert [b["type"] for b in blocks[1:]] == ["context"] * 3
-    assert texts == ["が" * SECTION_LIMIT] * 3
-    assert len(context_blocks("x", "y" * (SECTION_LIMIT * 10))) == 1 + 8
+    assert texts == ["が" * 2900] * 3
+    assert len(context_blocks("x", "y" * (2900 * 10))) == 1 + 8
     assert context_blocks("Draft", "") == [
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "*Draft*"}]}
     ]
@@ -326,9 +364,9 @@ def test_sources_are_capped_in_number_and_length() -> None:
     long_text = sources_block(long, "en")["elements"][0]["text"]  # type: ignore[index]
 
     assert text.startswith(f"*{message('sources', 'ko')}*\n")
-    assert text.count("\n") == MAX_SOURCES
+    assert text.count("\n") == 5
     assert "*[5]* Doc 5" in text and "[6]" not in text
-    assert len(long_text) == SECTION_LIMIT
+    assert len(long_text) == 2900
     assert sources_block([], "en") is None
 
 
