@@ -154,3 +154,4 @@ def test_a_private_collection_answers_only_in_its_channels_and_its_users_own_dms
         if channel in rule["channels"] or (is_dm and user in rule["users"])
     }
     assert seen == {PUBLIC_COLLECTION} | expected
+    assert isinstance(seen, frozenset)  # shared by every stage of the question: immutable
