@@ -58,6 +58,7 @@ def test_a_plain_broadcast_in_any_case_is_broken_by_a_word_joiner(text: str, exp
         ("<!here>", f"@{WJ}here"),
         ("<!channel>", f"@{WJ}channel"),
         ("<!everyone|everyone>", f"@{WJ}everyone"),
+        ("<!channel|team>", f"@{WJ}team"),  # the label is what Slack would have shown
         ("<!here^extra>", f"@{WJ}here"),  # the command's arguments are not shown
         ("<!subteam^S0DEVS|@devs>", f"@{WJ}devs"),
         ("<!subteam^S0DEVS>", f"@{WJ}group"),
@@ -317,6 +318,7 @@ def test_the_companion_translation_is_split_into_quiet_blocks_up_to_eight() -> N
         "elements": [{"type": "mrkdwn", "text": "*🌐 English*"}],
     }
     texts = [b["elements"][0]["text"] for b in blocks[1:]]
+    assert [b["elements"][0]["type"] for b in blocks[1:]] == ["mrkdwn"] * 3
     assert [b["type"] for b in blocks[1:]] == ["context"] * 3
     assert texts == ["が" * 2900] * 3
     assert len(context_blocks("x", "y" * (2900 * 10))) == 1 + 8
@@ -379,7 +381,11 @@ def test_feedback_buttons_carry_a_compact_value_and_the_translation_button_when_
     assert plain["type"] == "actions" and plain["block_id"] == "feedback:q1"
     assert [e["action_id"] for e in plain["elements"]] == ["feedback_up", "feedback_down"]
     assert plain["elements"][0]["value"] == '{"q":"q1","l":"en","r":"direct"}'
-    assert plain["elements"][0]["text"] == {"type": "plain_text", "text": "👍", "emoji": True}
+    assert [e["type"] for e in plain["elements"]] == ["button", "button"]
+    assert [e["text"] for e in plain["elements"]] == [
+        {"type": "plain_text", "text": "👍", "emoji": True},
+        {"type": "plain_text", "text": "👎", "emoji": True},
+    ]
     assert [e["action_id"] for e in translated["elements"]][-1] == "feedback_translation"
     assert translated["elements"][-1]["text"]["text"] == message("translation_wrong", "ko")
 
@@ -396,6 +402,8 @@ def test_translation_buttons_only_for_cited_passages_in_another_language() -> No
     block = translation_block(citations, "ko")
 
     assert block is not None and block["block_id"] == "translations"
+    assert block["type"] == "actions"
+    assert [e["type"] for e in block["elements"]] == ["button", "button"]
     assert [e["action_id"] for e in block["elements"]] == [
         "show_translation_1",
         "show_translation_5",

@@ -24,6 +24,7 @@ TARGETS = [
         equivalent={
             "SafeStream.feed: `ready` -> True": "neutralize('') is '', the same as the else branch",
             "SafeStream.flush: `ready` -> True": "neutralize('') is '', the same as the else branch",
+            "context_blocks: `mrkdwn` -> True": "split_text('', ...) is [], the same as the else",
         },
     ),
     Target(
