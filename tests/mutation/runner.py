@@ -188,6 +188,8 @@ def report(target: Target, outcomes: list[Outcome]) -> float:
     for outcome in sorted(outcomes, key=lambda o: o.mutant.line):
         if outcome.status == "survived":
             print(f"  SURVIVED   L{outcome.mutant.line}: {outcome.mutant.key}")
+        elif outcome.status == "timeout":  # killed, but say which: a loop, or a slow machine?
+            print(f"  timed out  L{outcome.mutant.line}: {outcome.mutant.key}")
     return score
 
 
