@@ -37,6 +37,12 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
+## mutation: each mutant of the safety-critical modules (tests/mutation/targets.py) against
+## the tests that pin them; fails under 90% killed. Slow (minutes), so not part of `make test`.
+.PHONY: mutation
+mutation: $(STAMP)
+	$(BIN)/python -m tests.mutation $(MODULES)
+
 clean:
 	rm -rf $(VENV) .dualnova .pytest_cache .mypy_cache .ruff_cache cdk.out
 

@@ -187,7 +187,8 @@ def test_doctor_passes_against_reachable_models(
         "us.amazon.nova-micro-v1:0",
         "us.amazon.nova-pro-v1:0",
     }
-    assert all(c.body["inferenceConfig"] == {"maxTokens": 1} for c in bedrock.calls("Converse"))
+    probes = bedrock.calls("Converse")
+    assert probes and all(c.body["inferenceConfig"] == {"maxTokens": 1} for c in probes)
 
 
 def test_doctor_prints_the_fix_for_a_denied_model(

@@ -191,7 +191,7 @@ def test_collections_are_kept_apart_and_filtered_at_query_time(
         min_bm25_score=0.5,
     )
     assert index.collections == {"public", "hr"}
-    assert all(index.nodes[h.row].metadata["collection"] == "public" for h in public)
+    assert public and all(index.nodes[h.row].metadata["collection"] == "public" for h in public)
     assert hr and index.nodes[hr[0].row].metadata["source"].endswith("salaries.md")
 
 

@@ -113,7 +113,7 @@ async def test_dualnova_gaps_lists_a_sessions_unanswered_questions_grouped_by_la
         ("en", "1", EUROPA_EN, "C0SUPPORT"),
         ("ja", "1", "木星の衛星エウロパの人口は？", "C0JAPAN"),
     ]
-    assert all(r["first_asked"].endswith("Z") for r in rows)
+    assert rows and all(r["first_asked"].endswith("Z") for r in rows)
 
     out = tmp_path / "gaps.csv"
     assert await asyncio.to_thread(main, ["gaps", "--since", "1h", "--output", str(out)]) == 0

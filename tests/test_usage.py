@@ -215,7 +215,9 @@ async def test_a_question_logs_one_line_with_the_tokens_bedrock_reported_and_the
     assert question["CostUSD"] == pytest.approx(micro_cost + embed_cost + pro_cost, abs=1e-9)
     assert question["LatencyAnswer"] == pytest.approx(line["latency_ms"]["answer"], abs=0.1)
     per_model = {d["Model"]: d for d in models}
-    assert all(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Model"]] for d in models)
+    assert models and all(
+        d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Model"]] for d in models
+    )
     assert per_model[settings.pro_model_id]["CacheReadTokens"] == 700
     assert per_model[settings.pro_model_id]["CostUSD"] == pytest.approx(pro_cost, abs=1e-8)
     assert per_model[settings.micro_model_id]["InputTokens"] == 120

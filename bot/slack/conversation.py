@@ -335,8 +335,8 @@ class Conversation:
         else:
             await self._prefs.set_user_language(asked.user, request)
             reply = message("language_set", request, name=native_name(request))
+        await self._mark_thread(asked, thread_ts)  # before the reply, as for an answer
         await client.chat_postMessage(channel=asked.channel, thread_ts=thread_ts, text=reply)
-        await self._mark_thread(asked, thread_ts)
         return True
 
     async def _mark_thread(self, asked: Asked, thread_ts: str) -> None:

@@ -55,6 +55,9 @@ def neutralize(text: str) -> str:
     text = _ANGLE.sub(_angle, text)
     text = _MD_LINK.sub(_md_link, text)
     text = _BROADCAST.sub(lambda m: "@" + WORD_JOINER + m.group(1), text)
+    # A link the pattern cannot read (nested brackets, a label past its bound) stays live in
+    # markdown unless "](" is broken.
+    text = text.replace("](", "]" + WORD_JOINER + "(")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -93,11 +96,13 @@ class SafeStream:
         open_bracket = text.rfind("[")
         if open_bracket != -1 and not re.search(r"\]\([^)]*\)|\][^(]", text[open_bracket:]):
             cut = min(cut, open_bracket)
-        tail = re.search(r"@\w*$", text)
-        if tail:
-            cut = min(cut, tail.start())
         if len(text) - cut > self.HOLD_LIMIT:
-            return len(text)
+            cut = len(text)  # released as it is: neutralize() escapes what it cannot read
+        # Whatever goes out must not end in something the next delta could complete outside
+        # any one neutralize(): "@he" + "re", or "]" + "(https://...)".
+        tail = re.search(r"@\w*\Z|\]\Z", text[:cut])
+        if tail and cut - tail.start() <= self.HOLD_LIMIT:
+            cut = tail.start()
         return cut
 
 
@@ -107,12 +112,16 @@ def split_text(text: str, limit: int) -> list[str]:
     rest = text
     while len(rest) > limit:
         window = rest[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        if cut < limit // 2:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
+        # The coarsest boundary in the second half; text without one (CJK, a URL) is cut hard.
+        cut = next(
+            (at for sep in ("\n\n", "\n", " ") if (at := window.rfind(sep)) >= limit // 2),
+            limit,
+        )
+        piece = rest[:cut].rstrip()
+        if piece:  # Slack rejects an empty section
+            pieces.append(piece)
         rest = rest[cut:].lstrip()
-    if rest:
+    if rest.strip():
         pieces.append(rest)
     return pieces
 

@@ -224,7 +224,8 @@ async def test_1000_generated_events_no_crash_no_error_and_one_reply_per_questio
     await settle(app, slack, quiet_s=0.05)
 
     assert not errors.records, [r.getMessage() for r in errors.records[:3]]
-    assert all(d.envelope_id in slack.acks for d in slack.deliveries())
+    deliveries = slack.deliveries()
+    assert deliveries and all(d.envelope_id in slack.acks for d in deliveries)
     for channel, ts, wanted in pushed:
         replies = [m for m in slack.messages(channel, ts) if m.bot_id and m.ts != ts]
         assert len(replies) == (1 if wanted else 0), (channel, ts, wanted, replies)

@@ -64,6 +64,7 @@ def emitted_metrics(namespace: str, model: str) -> set[tuple[str, str, tuple[str
 def test_each_environment_has_a_dashboard_in_the_namespace_its_container_writes(
     synthesis: Synthesis,
 ) -> None:
+    assert synthesis.configs, "no environment was synthesized"
     for env, config in synthesis.configs.items():
         _, dashboard = synthesis.only(env, "AWS::CloudWatch::Dashboard")
         namespace = environment_of(synthesis, env)["METRICS_NAMESPACE"]

@@ -221,6 +221,7 @@ def test_every_get_object_grant_names_object_arns_under_a_prefix(synthesis: Synt
 
 
 def test_no_role_allows_ecs_exec_or_any_service_wide_action(synthesis: Synthesis) -> None:
+    assert synthesis.templates, "nothing was synthesized"
     for env, template in synthesis.templates.items():
         for role, statements in role_statements(template).items():
             actions = {a for s in statements for a in s.get("Action", [])}

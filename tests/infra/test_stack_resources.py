@@ -35,6 +35,7 @@ def task_security_group(synthesis: Synthesis, env: str) -> tuple[str, dict[str, 
 
 
 def test_task_security_group_has_no_ingress_and_only_https_egress(synthesis: Synthesis) -> None:
+    assert synthesis.templates, "nothing was synthesized"
     for env in synthesis.templates:
         group_id, group = task_security_group(synthesis, env)
         assert "SecurityGroupIngress" not in group["Properties"], env
@@ -53,6 +54,7 @@ def test_task_security_group_has_no_ingress_and_only_https_egress(synthesis: Syn
 
 
 def test_the_service_uses_the_task_security_group(synthesis: Synthesis) -> None:
+    assert synthesis.templates, "nothing was synthesized"
     for env in synthesis.templates:
         group_id, _ = task_security_group(synthesis, env)
         _, service = synthesis.only(env, "AWS::ECS::Service")
@@ -61,6 +63,7 @@ def test_the_service_uses_the_task_security_group(synthesis: Synthesis) -> None:
 
 
 def test_nothing_in_any_stack_admits_traffic_from_the_internet(synthesis: Synthesis) -> None:
+    assert synthesis.templates, "nothing was synthesized"
     for env in synthesis.templates:
         text = json.dumps(
             [
@@ -93,7 +96,7 @@ def test_private_endpoints_mode_uses_nat_and_keeps_aws_traffic_on_endpoints(
     services = sorted(json.dumps(e["Properties"]["ServiceName"]) for e in endpoints)
 
     assert awsvpc["AssignPublicIp"] == "DISABLED"
-    assert all("privateSubnet" in subnet["Ref"] for subnet in awsvpc["Subnets"])
+    assert awsvpc["Subnets"] and all("privateSubnet" in s["Ref"] for s in awsvpc["Subnets"])
     assert len(synthesis.resources("t-private", "AWS::EC2::NatGateway")) == 1
     for name in (
         "bedrock-runtime",
@@ -110,6 +113,7 @@ def test_private_endpoints_mode_uses_nat_and_keeps_aws_traffic_on_endpoints(
 
 
 def test_gateway_endpoints_for_s3_and_dynamodb_exist_in_every_mode(synthesis: Synthesis) -> None:
+    assert synthesis.templates, "nothing was synthesized"
     for env in synthesis.templates:
         gateway = [
             e
@@ -129,17 +133,21 @@ def test_flow_logs_record_rejected_traffic(synthesis: Synthesis) -> None:
 
 
 def test_slack_tokens_are_ecs_secrets_never_environment_values(synthesis: Synthesis) -> None:
+    assert synthesis.templates, "nothing was synthesized"
     for env in synthesis.templates:
         definition = container(synthesis, env)
         secrets = {item["Name"] for item in definition["Secrets"]}
         assert secrets == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"}, env
         assert not secrets & set(environment_of(synthesis, env)), env
-        assert all(":secretsmanager:" in json.dumps(s["ValueFrom"]) for s in definition["Secrets"])
+        assert definition["Secrets"] and all(
+            ":secretsmanager:" in json.dumps(s["ValueFrom"]) for s in definition["Secrets"]
+        )
         # No token-shaped string anywhere in the template.
         assert not re.search(r"xox[abposr]-|xapp-", json.dumps(synthesis.templates[env])), env
 
 
 def test_secrets_are_referenced_not_created(synthesis: Synthesis) -> None:
+    assert synthesis.templates, "nothing was synthesized"
     for env in synthesis.templates:
         assert synthesis.resources(env, "AWS::SecretsManager::Secret") == {}, env
 
@@ -246,6 +254,7 @@ def test_an_existing_bucket_is_imported_not_created(synthesis: Synthesis) -> Non
 def test_state_table_has_pk_sk_on_demand_ttl_and_point_in_time_recovery(
     synthesis: Synthesis,
 ) -> None:
+    assert synthesis.templates, "nothing was synthesized"
     for env in synthesis.templates:
         _, table = synthesis.only(env, "AWS::DynamoDB::Table")
         properties = table["Properties"]
@@ -356,6 +365,7 @@ def test_cluster_has_container_insights_for_the_task_count_alarm(synthesis: Synt
 
 
 def test_every_log_group_has_the_configured_retention(synthesis: Synthesis) -> None:
+    assert synthesis.configs, "no environment was synthesized"
     for env, config in synthesis.configs.items():
         groups = synthesis.resources(env, "AWS::Logs::LogGroup")
         assert len(groups) == 2, env  # the bot's logs and rejected VPC flows

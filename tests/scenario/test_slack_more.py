@@ -123,7 +123,7 @@ async def test_a_private_collection_never_answers_in_a_channel_not_mapped_to_it(
         await running.handler.close_async()
 
     passages = [call.text.split("Question:")[0] for call in public_pro]
-    assert all("KRW 98 million" not in text for text in passages)
+    assert passages and all("KRW 98 million" not in text for text in passages)
     assert "salaries.md" not in json.dumps(public[-1].blocks)
     assert hr_pro and "KRW 98 million" in hr_pro[0].text.split("Question:")[0]
     assert "salaries.md" in json.dumps(private[-1].blocks)

@@ -1,0 +1,1 @@
+"""Mutation testing for the safety-critical modules: `make mutation` (see runner.py)."""

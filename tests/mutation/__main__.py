@@ -1,0 +1,3 @@
+from tests.mutation.runner import main
+
+raise SystemExit(main())
