@@ -105,4 +105,4 @@ async def test_the_last_piece_says_why_the_model_stopped(
     got = [piece async for piece in stream_chat(llm, ASK, coalesce_s=0)]
 
     assert got[-1].stop_reason == "max_tokens"
-    assert all(p.stop_reason is None for p in got[:-1])
+    assert got[:-1] and all(p.stop_reason is None for p in got[:-1])

@@ -167,7 +167,9 @@ def test_a_prefix_under_1000_tokens_succeeds_and_caches_nothing(fake, client):
     system = system_of(CACHE_MIN_TOKENS - 100)
     usages = [ask(client, system=system)["usage"] for _ in range(2)]
 
-    assert all(u["cacheReadInputTokens"] == 0 and u["cacheWriteInputTokens"] == 0 for u in usages)
+    assert usages and all(
+        u["cacheReadInputTokens"] == 0 and u["cacheWriteInputTokens"] == 0 for u in usages
+    )
     assert usages[1]["inputTokens"] >= CACHE_MIN_TOKENS - 100  # billed in full
 
 

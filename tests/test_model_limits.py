@@ -175,7 +175,7 @@ async def test_with_the_example_glossary_the_pro_prefix_is_cached_and_read_back(
     second = await ask(settings, "How do I set up the VPN client?")
 
     calls = bedrock.calls(model="nova-pro")
-    assert all(c.body["system"][-1] == CACHE_POINT for c in calls)
+    assert calls and all(c.body["system"][-1] == CACHE_POINT for c in calls)
     (answer_first,) = [c for c in first.route.calls if c.purpose == "answer"]
     (answer_second,) = [c for c in second.route.calls if c.purpose == "answer"]
     assert answer_first.cache_write_tokens >= 1000 and answer_first.cache_read_tokens == 0
@@ -194,7 +194,9 @@ async def test_without_a_glossary_no_prefix_reaches_the_minimum_and_nothing_clai
 
     for call in bedrock.calls("Converse") + bedrock.calls("ConverseStream"):
         assert CACHE_POINT not in call.body.get("system", []), call.model_id
-    assert all(c.cache_read_tokens == c.cache_write_tokens == 0 for c in answer.route.calls)
+    assert answer.route.calls and all(
+        c.cache_read_tokens == c.cache_write_tokens == 0 for c in answer.route.calls
+    )
 
 
 # --- passage cap (issue 12 item 10, savings) -------------------------------------------------

@@ -122,7 +122,7 @@ def test_rows_of_a_large_sheet_share_chunks_that_name_their_row_range() -> None:
     chunks = _chunks(xlsx_file(rows), "big.xlsx")
     assert len(chunks) < ROW_CHUNKS_MAX_ROWS // 4
     assert chunks[0][0].startswith("sheet Rates, rows 2-")
-    assert all(text.startswith("Rates\n") for _, text in chunks)
+    assert chunks and all(text.startswith("Rates\n") for _, text in chunks)
 
 
 def test_slide_chunks_name_their_slide_and_text_chunks_name_nothing() -> None:

@@ -285,7 +285,7 @@ async def test_incr_many_adds_several_counters_in_one_atomic_step(backend: Backe
         )
     )
     assert sorted(r["questions"] for r in results) == [float(n) for n in range(2, 22)]
-    assert all(r["cost"] == 0.25 + 0.5 * (r["questions"] - 1) for r in results)
+    assert results and all(r["cost"] == 0.25 + 0.5 * (r["questions"] - 1) for r in results)
     assert await a.get("usage_day", "2026-12-01") == {"questions": 21.0, "cost": 10.25}
     assert await a.incr_many("usage_day", "2026-12-01", {}) == {}
 

@@ -172,7 +172,7 @@ async def test_a_full_disk_fails_the_write_with_a_log_line_and_reads_go_on(
     assert await store.get("channel_settings", "C1") == {"companion_language": "ko"}
     failures = [r for r in caplog.records if r.getMessage() == "state write failed"]
     assert [r.operation for r in failures] == ["append gaps", "claim", "incr usage_day"]  # type: ignore[attr-defined]
-    assert all(r.path == str(path) for r in failures)  # type: ignore[attr-defined]
+    assert failures and all(r.path == str(path) for r in failures)  # type: ignore[attr-defined]
     assert "육아휴직" not in caplog.text  # the question is not logged
 
     store.close()  # "space freed": a new connection has no page limit

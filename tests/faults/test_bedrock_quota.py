@@ -51,7 +51,9 @@ async def test_pro_quota_exhausted_for_two_minutes_every_question_is_answered_af
     answered = [r for r in pro if r.error is None]
     throttled = [r for r in pro if r.error == "ThrottlingException"]
     assert len(answered) == len(QUESTIONS)
-    assert all(r.started_at >= back_at - 0.2 for r in answered), "answered inside the outage?"
+    assert answered and all(r.started_at >= back_at - 0.2 for r in answered), (
+        "answered inside the outage?"
+    )
     # Paced: each question's turn is at most botocore's three attempts, and the queue spaces
     # the turns; without it every question would retry as fast as botocore lets it.
     assert len(throttled) <= 3 * 3 * len(QUESTIONS), f"{len(throttled)} calls into the wall"
