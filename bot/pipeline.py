@@ -17,7 +17,11 @@ from typing import Protocol
 
 from bot.answer import ProAnswerer, Translator
 from bot.condense import MicroRouter, Routing
-from bot.errors import (
+from bot.flow import asker
+from bot.glossary import Glossary
+from bot.language import LanguageDetector
+from bot.messages import message
+from kernel.errors import (
     IndexNotFound,
     ModelBusy,
     ModelError,
@@ -26,11 +30,7 @@ from bot.errors import (
     RetrievalError,
     StreamInterrupted,
 )
-from bot.flow import asker
-from bot.glossary import Glossary
-from bot.language import LanguageDetector
-from bot.messages import message
-from bot.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
+from kernel.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
 
 Timings = dict[str, float]
 
@@ -222,7 +222,7 @@ class Pipeline:
         drafter: ProAnswerer | None = None,
         translator: Translator | None = None,
     ) -> None:
-        from retrieval.retriever import Retriever
+        from kernel.retriever import Retriever
 
         self._detector = detector
         self._router = router

@@ -13,7 +13,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import ModelError
 from bot.glossary import GlossarySource, GlossaryTerm
 from bot.language import SUPPORTED_CODES
 from bot.messages import message, native_name
@@ -22,6 +21,7 @@ from bot.slack.render import neutralize, to_mrkdwn
 from bot.slack.settings_store import SettingsStore
 from bot.state import StateStore
 from bot.wiring import Components
+from kernel.errors import ModelError
 
 log = logging.getLogger(__name__)
 
