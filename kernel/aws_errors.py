@@ -2,11 +2,11 @@
 
 Each service spells the same trouble its own way (S3 `AccessDenied`, DynamoDB and Bedrock
 `AccessDeniedException`, Bedrock's event stream `accessDeniedException`), so each family
-below is the union of the spellings the services this project calls use. A code of one
-service never appears from another, so a caller checking a family sees only its own
-service's codes. What a family means for the user (a retry, a permission to add, a
-credential to refresh) is decided where the client is called: `s3_error`, the state
-store, `as_model_error` below.
+below is the union of the spellings of the services this project calls (S3, DynamoDB,
+Bedrock runtime, Bedrock Knowledge Bases). The spellings one service never sends cost a
+caller of that service nothing. What a family means for the user (a retry, a permission
+to add, a credential to refresh) is decided where the client is called: `s3_error`, the
+state store, the ingest lock, the Knowledge Base retriever, `as_model_error` below.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ BAD_CREDENTIALS = frozenset(
 )
 #: The object or key is not there (S3 answers a HEAD with the bare status).
 MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+#: DynamoDB's answer to a failed ConditionExpression: an expected outcome (a lost race, a
+#: duplicate), handled by the caller rather than translated.
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
