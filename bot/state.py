@@ -3,7 +3,8 @@ answers, user preferences, budgets and usage counters.
 
 Three implementations of one `StateStore` protocol: `SqliteStateStore` (bot/state_sqlite.py,
 the default: one file that survives restarts), `MemoryStateStore` for one process that keeps
-nothing (STATE_BACKEND=memory), and `DynamoStateStore` for several tasks sharing one table.
+nothing (STATE_BACKEND=memory), and `DynamoStateStore` for several tasks sharing one table
+(`bot.state_factory` builds the one the settings name).
 All honour TTLs by an injected clock, so "five minutes later" is a clock step in tests, not
 a sleep.
 
