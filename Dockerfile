@@ -1,6 +1,6 @@
 # dualnova: the Slack bot's runtime image.
 # Build context: the repository root; .dockerignore admits only pyproject.toml,
-# bot/ and retrieval/. Built by `cdk deploy` (infra/service.py) for linux/amd64.
+# bot/, retrieval/ and kernel/. Built by `cdk deploy` (infra/service.py) for linux/amd64.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -20,11 +20,12 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install --no-cache-dir -r /tmp/requirements.txt
 
-# Then the app itself (packages bot and retrieval, console script `dualnova`).
+# Then the app itself (packages bot, retrieval and kernel, console script `dualnova`).
 COPY bot ./bot
 COPY retrieval ./retrieval
+COPY kernel ./kernel
 RUN pip install --no-cache-dir --no-deps . \
-    && python -c "import bot, retrieval, llama_index.core" \
+    && python -c "import bot, retrieval, kernel, llama_index.core" \
     && dualnova --help > /dev/null
 
 # --- runtime: the venv on a clean slim image, run as an unprivileged user ---------

@@ -29,7 +29,8 @@ test: lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check bot retrieval
+	$(BIN)/lint-imports
+	$(BIN)/ruff format --check bot retrieval kernel
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

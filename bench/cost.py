@@ -63,7 +63,7 @@ class Price:
 #: The prices this benchmark assumes (on-demand, us-east-1, when written): Nova Micro
 #: $0.035 / $0.14 per 1M input / output tokens, Nova Pro $0.80 / $3.20, Titan Text
 #: Embeddings V2 $0.02 input; cache reads at 25% of the input price, cache writes free.
-#: `bot.usage.DEFAULT_PRICES` (the app's own table) replaces them when it is importable.
+#: `bot.pricing.DEFAULT_PRICES` (the app's own table) replaces them when it is importable.
 ASSUMED_PRICES: dict[str, Price] = {
     "micro": Price(input=0.035, output=0.14),
     "pro": Price(input=0.80, output=3.20),
@@ -73,7 +73,7 @@ ASSUMED_PRICES: dict[str, Price] = {
 
 def prices() -> tuple[dict[str, Price], str]:
     try:
-        from bot.usage import DEFAULT_PRICES
+        from bot.pricing import DEFAULT_PRICES
     except ImportError:
         return ASSUMED_PRICES, "assumed (bench/cost.py)"
     ids = {
@@ -89,7 +89,7 @@ def prices() -> tuple[dict[str, Price], str]:
             output=price.output * 1000,
             cache_read_share=1 - price.cache_read_discount,
         )
-    return table, "bot.usage.DEFAULT_PRICES"
+    return table, "bot.pricing.DEFAULT_PRICES"
 
 
 @dataclass

@@ -15,14 +15,21 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 from llama_index.core.llms import LLM
 
-from bot.bedrock import as_model_error, stream_chat, usage_from
-from bot.errors import ModelBusy, ModelError, ModelThrottled, OutputLimitReached, StreamInterrupted
+from bot.bedrock import stream_chat, usage_from
 from bot.flow import FlowControl, Ticket
 from bot.glossary import Glossary
 from bot.messages import language_name, message
-from bot.models import ModelCall, Passage, Purpose, Turn
 from bot.prompts import system_message
 from bot.tokens import estimate_tokens
+from kernel.aws_errors import as_model_error
+from kernel.errors import (
+    ModelBusy,
+    ModelError,
+    ModelThrottled,
+    OutputLimitReached,
+    StreamInterrupted,
+)
+from kernel.models import ModelCall, Passage, Purpose, Turn
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """boto3 clients from Settings: each service's region and endpoint, one pool size for all.
 
-The clients themselves are built by `retrieval.aws_clients` (pool, retries, timeouts);
+The clients themselves are built by `kernel.aws_clients` (pool, retries, timeouts);
 this only picks the settings that apply to each service.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bot.config import Settings
-from retrieval.aws_clients import aws_client
+from kernel.aws_clients import aws_client
 
 Service = Literal["s3", "dynamodb", "bedrock-runtime", "bedrock-agent-runtime"]
 

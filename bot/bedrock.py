@@ -1,4 +1,6 @@
-"""Bedrock at the client boundary: one configured boto3 client, error translation, usage.
+"""Bedrock at the client boundary: one configured boto3 client, usage, streaming.
+
+botocore failures become the error tree in `kernel.aws_errors.as_model_error`.
 
 Retries live here (botocore's standard mode: exponential backoff with jitter on
 throttling and 5xx) and LlamaIndex's own tenacity loop is turned off (`max_retries=1`),
@@ -10,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -19,30 +19,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, EventStreamError
-from botocore.response import StreamingBody
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.llms import LLM
 from llama_index.embeddings.bedrock import BedrockEmbedding
 from llama_index.llms.bedrock_converse import BedrockConverse
 
 from bot.config import Settings
-from bot.errors import ModelAccessDenied, ModelError, ModelThrottled
-
-_THROTTLED = {
-    "ThrottlingException",
-    "TooManyRequestsException",
-    "ServiceQuotaExceededException",
-    "throttlingException",
-    "serviceUnavailableException",
-    "ServiceUnavailableException",
-}
-_DENIED = {
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "ExpiredTokenException",
-    "accessDeniedException",
-}
+from kernel.bedrock_tokens import count_invoke_tokens
 
 
 def runtime_client(settings: Settings) -> Any:
@@ -50,7 +33,7 @@ def runtime_client(settings: Settings) -> Any:
     from bot.aws import settings_client
 
     client = settings_client(settings, "bedrock-runtime")
-    client.meta.events.register("after-call.bedrock-runtime.InvokeModel", _count_invoke_tokens)
+    client.meta.events.register("after-call.bedrock-runtime.InvokeModel", count_invoke_tokens)
     client.meta.events.register("after-call.bedrock-runtime.ConverseStream", _keep_event_stream)
     return client
 
@@ -89,45 +72,6 @@ def _keep_event_stream(parsed: Any = None, **_: Any) -> None:
         sink.append(watched)
 
 
-#: Input tokens of the InvokeModel calls made while `invoke_tokens()` is open in this context
-#: (contexts follow `asyncio.to_thread` into the worker thread).
-_INVOKE_TOKENS: ContextVar[list[int] | None] = ContextVar("dualnova_invoke_tokens", default=None)
-
-
-@contextlib.contextmanager
-def invoke_tokens() -> Iterator[list[int]]:
-    """Collect the input tokens Bedrock reports for InvokeModel calls made inside the block.
-
-    LlamaIndex's Bedrock embedding returns only the vector and drops Titan's
-    `inputTextTokenCount`; the botocore hook below reads it on the way past.
-    """
-    sink: list[int] = []
-    token = _INVOKE_TOKENS.set(sink)
-    try:
-        yield sink
-    finally:
-        _INVOKE_TOKENS.reset(token)
-
-
-def _count_invoke_tokens(http_response: Any = None, parsed: Any = None, **_: Any) -> None:
-    sink = _INVOKE_TOKENS.get()
-    if sink is None or not isinstance(parsed, dict):
-        return
-    header = (getattr(http_response, "headers", None) or {}).get("x-amzn-bedrock-input-token-count")
-    if header is not None and str(header).isdigit():
-        sink.append(int(header))
-        return
-    body = parsed.get("body")
-    if not isinstance(body, StreamingBody):
-        return
-    data = body.read()
-    parsed["body"] = StreamingBody(io.BytesIO(data), len(data))  # the caller reads it as usual
-    with contextlib.suppress(ValueError, AttributeError):
-        count = json.loads(data).get("inputTextTokenCount")  # Titan text embeddings
-        if isinstance(count, int):
-            sink.append(count)
-
-
 def converse_llm(
     *, model_id: str, client: Any, max_tokens: int, temperature: float = 0.2
 ) -> BedrockConverse:
@@ -148,27 +92,6 @@ def embedding_model(settings: Settings, *, client: Any) -> BedrockEmbedding:
         additional_kwargs={"dimensions": settings.embed_dimensions},
         max_retries=1,
     )
-
-
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError | EventStreamError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return exc.__class__.__name__
-
-
-def as_model_error(exc: BaseException, *, model_id: str) -> ModelError:
-    """Translate a botocore failure into the project's error tree (message safe to log)."""
-    code = error_code(exc)
-    if code in _THROTTLED:
-        return ModelThrottled(f"{model_id}: throttled after retries ({code})")
-    if code in _DENIED:
-        return ModelAccessDenied(
-            f"{model_id}: access denied ({code}); enable the model in Bedrock model access and allow "
-            "bedrock:InvokeModel and bedrock:InvokeModelWithResponseStream on it"
-        )
-    if isinstance(exc, ClientError | EventStreamError | BotoCoreError):
-        return ModelError(f"{model_id}: {code or 'call failed'}")
-    return ModelError(f"{model_id}: {exc.__class__.__name__}")
 
 
 def usage_from(raw: Any) -> dict[str, int]:

@@ -16,8 +16,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.models import Question
 from bot.state import StateError, StateStore
+from kernel.models import Question
 
 log = logging.getLogger(__name__)
 

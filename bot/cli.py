@@ -1,4 +1,4 @@
-"""`dualnova`: the command line (DESIGN.md, "Command line")."""
+"""`dualnova`: the command line (docs/ARCHITECTURE.md, "Command line")."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from functools import partial
 from typing import TextIO
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError, DualnovaError
 from bot.logs import configure_logging
 from bot.messages import message
-from bot.models import Answer, Question, Turn
+from kernel.errors import ConfigError, DualnovaError
+from kernel.models import PUBLIC_COLLECTION, Answer, Question, Turn
 
 SAMPLE_QUESTION = "How many days of paid annual leave do employees get?"
 
@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer one question through the pipeline")
     ask.add_argument("question")
     ask.add_argument(
-        "--json", action="store_true", help="print the answer as JSON (DESIGN.md shape)"
+        "--json", action="store_true", help="print the answer as JSON (shape: docs/ARCHITECTURE.md)"
     )
     ask.add_argument(
         "--offline", action="store_true", help="no model calls: BM25 and quoted passages"
@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
         "source", nargs="?", help="a local folder or s3://bucket/prefix (default: DOCS_SOURCE)"
     )
     ingest.add_argument(
-        "--collection", default="public", help="collection to ingest into (default: public)"
+        "--collection",
+        default=PUBLIC_COLLECTION,
+        help=f"collection to ingest into (default: {PUBLIC_COLLECTION})",
     )
     ingest.add_argument(
         "--full", action="store_true", help="rebuild everything instead of only what changed"
@@ -127,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(settings: Settings, args: argparse.Namespace) -> int:
     """`feedback export` / `gaps`: CSV from the state store, to stdout or --output."""
     from bot import reports
-    from bot.state import open_state_store
+    from bot.state_factory import open_state_store
 
     try:
         since = reports.parse_since(args.since)

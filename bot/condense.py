@@ -22,14 +22,15 @@ from llama_index.core.llms import LLM
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.answer import response_tokens
-from bot.bedrock import as_model_error, usage_from
-from bot.errors import ModelBusy, ModelError
+from bot.bedrock import usage_from
 from bot.flow import FlowControl
 from bot.glossary import Glossary
 from bot.messages import language_name
-from bot.models import ModelCall, Turn
 from bot.prompts import system_message
 from bot.tokens import estimate_tokens
+from kernel.aws_errors import as_model_error
+from kernel.errors import ModelBusy, ModelError
+from kernel.models import ModelCall, Turn
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Settings: the only reader of the environment and `.env`.
 
-Every variable of DESIGN.md's configuration contract is declared here, with its default.
+Every variable is declared here, with its default; docs/ARCHITECTURE.md lists where each
+is read.
 `load_settings()` turns pydantic's validation errors into one `ConfigError` line that names
 the variable and what is expected, so a bad deploy fails at start with a readable reason.
 One exception: `bot.health` reads HEALTH_FILE itself, because the container health check
@@ -15,8 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.errors import ConfigError
 from bot.health import DEFAULT_HEALTH_FILE
+from kernel.errors import ConfigError
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -121,7 +122,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
-    # Accounting (bot/usage.py, bot/budget.py, bot/metrics.py)
+    # Accounting (bot/pricing.py, bot/usage.py, bot/usage_ledger.py, bot/budget.py, bot/metrics.py)
     prices: str | None = None
     budget_user_daily_questions: int | None = Field(default=None, ge=1)
     budget_channel_daily_questions: int | None = Field(default=None, ge=1)
@@ -225,7 +226,7 @@ class Settings(BaseSettings):
     @field_validator("prices")
     @classmethod
     def _price_table(cls, value: str | None) -> str | None:
-        from bot.usage import parse_prices
+        from bot.pricing import parse_prices
 
         parse_prices(value)
         return value

@@ -18,9 +18,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.bedrock import error_code, runtime_client
+from bot.bedrock import runtime_client
 from bot.config import Settings
-from bot.errors import ConfigError, DualnovaError
+from kernel.aws_errors import error_code
+from kernel.errors import ConfigError, DualnovaError
+from kernel.models import PUBLIC_COLLECTION
 from retrieval.s3 import (
     Action,
     S3Location,
@@ -92,7 +94,7 @@ def _knowledge_base_probe(settings: Settings) -> Callable[[], str]:
 
         retriever = build_retriever(settings, index=no_index, embedder=None, offline=False)
         found = asyncio.run(
-            retriever.retrieve(["ping"], collections=frozenset({"public"}), top_k=1)
+            retriever.retrieve(["ping"], collections=frozenset({PUBLIC_COLLECTION}), top_k=1)
         )
         return f"Retrieve answered ({len(found)} passage(s) for 'ping')"
 
@@ -105,7 +107,7 @@ def _state_probe(settings: Settings) -> Callable[[], str]:
     def probe() -> str:
         import asyncio
 
-        from bot.state import open_state_store
+        from bot.state_factory import open_state_store
 
         store = open_state_store(settings)
         key = f"{socket.gethostname()}-{os.getpid()}"

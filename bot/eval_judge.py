@@ -17,8 +17,9 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.bedrock import as_model_error, usage_from
-from bot.errors import ModelError
+from bot.bedrock import usage_from
+from kernel.aws_errors import as_model_error
+from kernel.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError
 from bot.eval_judge import MicroJudge
 from bot.eval_score import ItemResult, score_item, slices, summarize
 from bot.eval_set import EvalItem, GoldenSet, LineError
-from bot.models import ModelCall, Passage, Question
-from bot.usage import PriceTable, usage_of
-from retrieval.retriever import Retriever
+from bot.pricing import PriceTable
+from bot.usage import usage_of
+from kernel.errors import ConfigError
+from kernel.models import ModelCall, Passage, Question
+from kernel.retriever import Retriever
 
 log = logging.getLogger(__name__)
 

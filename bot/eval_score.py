@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.answer_language import same_language
 from bot.eval_set import EvalItem, fact_present, source_matches
-from bot.models import Answer, Passage
+from kernel.models import Answer, Passage
 
 #: Stages of `Answer.timings` the report shows, plus their sum.
 STAGES = ("detect", "condense", "retrieve", "first_token", "answer", "total")

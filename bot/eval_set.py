@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.models import Turn
+from kernel.models import Turn
 
 
 class EvalItem(BaseModel):

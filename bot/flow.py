@@ -31,8 +31,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot.errors import ModelBusy, ModelThrottled
 from bot.progress import notify_waiting
+from kernel.errors import ModelBusy, ModelThrottled
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.chinese import is_chinese
-from bot.errors import ConfigError
 from bot.state import StateStore
+from kernel.errors import ConfigError
+from kernel.models import GLOSSARY_FILE
 
 log = logging.getLogger(__name__)
-
-GLOSSARY_FILE = "glossary.json"
 
 
 class GlossaryTerm(BaseModel):

@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 from bot.answer import Translator
 from bot.chinese import base_language
-from bot.errors import ModelError
 from bot.messages import has_message, language_name, message, template
-from bot.models import ModelCall
 from bot.state import MemoryStateStore, StateError, StateStore
+from kernel.errors import ModelError
+from kernel.models import ModelCall
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,13 @@ from bot.budget import BudgetLimits, Budgets, format_reset
 from bot.config import Settings
 from bot.messages import message
 from bot.metrics import EmfMetrics, Write, stdout_writer
-from bot.models import Answer, Question
 from bot.pipeline import PipelineObserver
+from bot.pricing import PriceTable
 from bot.reports import GAP_TTL_S, GAPS_KIND, gap_record
 from bot.state import StateStore
-from bot.usage import PriceTable, QuestionUsage, UsageLedger, log_usage, usage_of
+from bot.usage import QuestionUsage, log_usage, usage_of
+from bot.usage_ledger import UsageLedger
+from kernel.models import Answer, Question
 
 log = logging.getLogger(__name__)
 

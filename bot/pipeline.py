@@ -18,7 +18,12 @@ from typing import Protocol
 from bot.answer import ProAnswerer, Translator
 from bot.answer_language import AnswerLanguageGuard
 from bot.condense import MicroRouter, Routing
-from bot.errors import (
+from bot.flow import asker
+from bot.glossary import Glossary
+from bot.language import LanguageDetector
+from bot.localizer import Localizer
+from bot.messages import message, native_name
+from kernel.errors import (
     IndexNotFound,
     ModelBusy,
     ModelError,
@@ -27,12 +32,7 @@ from bot.errors import (
     RetrievalError,
     StreamInterrupted,
 )
-from bot.flow import asker
-from bot.glossary import Glossary
-from bot.language import LanguageDetector
-from bot.localizer import Localizer
-from bot.messages import message, native_name
-from bot.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
+from kernel.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
 
 Timings = dict[str, float]
 
@@ -307,7 +307,7 @@ class Pipeline:
         guard: AnswerLanguageGuard | None = None,
         localizer: Localizer | None = None,
     ) -> None:
-        from retrieval.retriever import Retriever
+        from kernel.retriever import Retriever
 
         self._detector = detector
         self._router = router

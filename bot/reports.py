@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from bot.models import Answer
 from bot.state import StateStore
+from kernel.models import Answer
 
 FEEDBACK_KIND = "feedback"
 GAPS_KIND = "gaps"

@@ -3,7 +3,8 @@ answers, user preferences, budgets and usage counters.
 
 Three implementations of one `StateStore` protocol: `SqliteStateStore` (bot/state_sqlite.py,
 the default: one file that survives restarts), `MemoryStateStore` for one process that keeps
-nothing (STATE_BACKEND=memory), and `DynamoStateStore` for several tasks sharing one table.
+nothing (STATE_BACKEND=memory), and `DynamoStateStore` for several tasks sharing one table
+(`bot.state_factory` builds the one the settings name).
 All honour TTLs by an injected clock, so "five minutes later" is a clock step in tests, not
 a sleep.
 
@@ -36,8 +37,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.config import Settings
-from bot.errors import AccessDenied, DualnovaError
+from kernel.aws_errors import BAD_CREDENTIALS, CONDITION_FAILED, DENIED, THROTTLED, error_code
+from kernel.errors import AccessDenied, DualnovaError
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ __all__ = [
     "StateAccessDenied",
     "StateError",
     "StateStore",
-    "build_state_store",
-    "open_state_store",
 ]
 
 Clock = Callable[[], float]
@@ -341,20 +340,6 @@ class _ConditionFailed(Exception):
     """ConditionalCheckFailedException: an expected outcome, handled by the caller."""
 
 
-_DENIED = {
-    "AccessDeniedException",
-    "AccessDenied",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-}
-_BAD_CREDENTIALS = _DENIED - {"AccessDeniedException", "AccessDenied"}
-_THROTTLED = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-}
 _ACCOUNT_IN_ARN = re.compile(r"arn:aws[\w-]*:(?:iam|sts|dynamodb):[\w-]*:(\d{12}):")
 
 
@@ -542,7 +527,7 @@ class DynamoStateStore(CounterShortcut):
         try:
             return await asyncio.to_thread(method, TableName=self.table_name, **kwargs)
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == CONDITION_FAILED:
                 raise _ConditionFailed from None
             raise self._translate(exc, operation) from exc
         except BotoCoreError as exc:
@@ -552,15 +537,15 @@ class DynamoStateStore(CounterShortcut):
             ) from exc
 
     def _translate(self, exc: ClientError, operation: str) -> StateError:
-        code = _code(exc)
+        code = error_code(exc)
         region = self.client.meta.region_name
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in _BAD_CREDENTIALS:
+        if code in BAD_CREDENTIALS:
             return StateAccessDenied(
                 f"state table {self.table_name}: AWS rejected the credentials ({code}); "
                 "check the task role or AWS_* credentials"
             )
-        if code in _DENIED or status == 403:
+        if code in DENIED or status == 403:
             return StateAccessDenied(
                 f"state table {self.table_name}: access denied; allow dynamodb:{operation} on "
                 f"{self._table_arn(region, str(exc))}"
@@ -570,7 +555,7 @@ class DynamoStateStore(CounterShortcut):
                 f"STATE_TABLE {self.table_name} does not exist in {region}; deploy the stack "
                 "or fix STATE_TABLE / AWS_REGION"
             )
-        if code in _THROTTLED:
+        if code in THROTTLED:
             return StateError(f"state table {self.table_name}: {operation} throttled ({code})")
         return StateError(f"state table {self.table_name}: {operation} failed ({code or status})")
 
@@ -586,10 +571,6 @@ class DynamoStateStore(CounterShortcut):
         found = _ACCOUNT_IN_ARN.search(message)
         account = found.group(1) if found else "ACCOUNT"
         return f"arn:{partition}:dynamodb:{region}:{account}:table/{self.table_name}"
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _number(value: float) -> str:
@@ -608,33 +589,3 @@ def _member_key(kind: str, key: str, member: str) -> dict[str, dict[str, str]]:
 def _expires_at(item: Record) -> float | None:
     attribute = item.get("expires_at")
     return float(Decimal(attribute["N"])) if attribute and "N" in attribute else None
-
-
-# --- wiring --------------------------------------------------------------------------------
-
-
-def build_state_store(settings: Settings) -> StateStore:
-    """The store `settings.state_kind` names: the SQLite file at STATE_PATH (default),
-    memory, or DynamoDB with STATE_TABLE. Does no I/O (see `open_state_store`)."""
-    if settings.state_kind == "memory":
-        return MemoryStateStore()
-    if settings.state_kind == "sqlite":
-        from bot.state_sqlite import SqliteStateStore
-
-        return SqliteStateStore(path=settings.state_path)
-    assert settings.state_table is not None  # validated in bot.config
-    from bot.aws import settings_client
-
-    # Retries and timeouts: retrieval.aws_clients (dedupe must decide within Slack's patience).
-    client = settings_client(settings, "dynamodb")
-    return DynamoStateStore(table_name=settings.state_table, client=client)
-
-
-def open_state_store(settings: Settings) -> StateStore:
-    """`build_state_store`, then open a SQLite file: an unwritable path or a damaged file
-    raises StateError here, at start-up, with one line naming the file and the fix."""
-    store = build_state_store(settings)
-    opener = getattr(store, "open", None)
-    if callable(opener):
-        opener()
-    return store

@@ -14,15 +14,16 @@ from bot.aws import settings_client
 from bot.bedrock import converse_llm, embedding_model, runtime_client
 from bot.condense import MicroRouter
 from bot.config import Settings
-from bot.errors import ConfigError
 from bot.flow import Budget, FlowControl
 from bot.glossary import Glossary, GlossarySource, load_base_glossary
 from bot.language import LanguageDetector
 from bot.pipeline import Pipeline, PipelineLimits
+from kernel.errors import ConfigError
+from kernel.retriever import Retriever
 from retrieval.embedding import Embedder, LlamaIndexEmbedder, embedding_dimensions
 from retrieval.handle import IndexHandle
 from retrieval.index import KnowledgeIndex
-from retrieval.retriever import HybridRetriever, Retriever
+from retrieval.retriever import HybridRetriever
 from retrieval.store import IndexStore, LocalIndexStore
 
 if TYPE_CHECKING:

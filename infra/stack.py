@@ -1,8 +1,8 @@
 """One deployment of dualnova: network, storage, secrets, service, alarms.
 
 Reads top to bottom in dependency order; each piece is a small construct with
-typed, keyword-only props. The container's environment follows the configuration
-contract in DESIGN.md; the Slack tokens arrive as ECS secrets, never as values.
+typed, keyword-only props. The container's environment uses the settings
+listed in docs/ARCHITECTURE.md; the Slack tokens arrive as ECS secrets, never as values.
 """
 
 from __future__ import annotations

@@ -31,9 +31,10 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from bot.bedrock import as_model_error, error_code, invoke_tokens
-from bot.errors import IngestError, ModelThrottled
-from bot.models import ModelCall
+from kernel.aws_errors import as_model_error, error_code
+from kernel.bedrock_tokens import invoke_tokens
+from kernel.errors import IngestError, ModelThrottled
+from kernel.models import ModelCall
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,16 @@ class _Run:
             self.calls += 1
 
 
+@dataclass(frozen=True, kw_only=True)
+class Backoff:
+    """How a throttled embedding call is retried: up to `retries` more rounds, each waiting
+    half to all of a delay that doubles from `first_s` up to `max_s`."""
+
+    retries: int = 6
+    first_s: float = 1.0
+    max_s: float = 20.0
+
+
 class LlamaIndexEmbedder:
     """Adapts a LlamaIndex `BaseEmbedding` (BedrockEmbedding in production) to `Embedder`."""
 
@@ -109,9 +120,7 @@ class LlamaIndexEmbedder:
         dimensions: int,
         concurrency: int = 16,
         batch_size: int | None = None,
-        throttle_retries: int = 6,
-        backoff_s: float = 1.0,
-        max_backoff_s: float = 20.0,
+        backoff: Backoff = Backoff(),
     ) -> None:
         self._embed_model = embed_model
         self.model_id = model_id
@@ -121,9 +130,9 @@ class LlamaIndexEmbedder:
         if self._batch > 1:
             # LlamaIndex splits a batch by this size; one of our batches is one API call.
             embed_model.embed_batch_size = self._batch
-        self._throttle_retries = throttle_retries
-        self._backoff_s = backoff_s
-        self._max_backoff_s = max_backoff_s
+        self._throttle_retries = backoff.retries
+        self._backoff_s = backoff.first_s
+        self._max_backoff_s = backoff.max_s
         self._calls_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self.calls = 0

@@ -20,7 +20,8 @@ import numpy as np
 from llama_index.core.schema import TextNode
 from llama_index.core.storage.docstore import SimpleDocumentStore
 
-from bot.errors import RetrievalError
+from kernel.errors import RetrievalError
+from kernel.models import PUBLIC_COLLECTION
 from retrieval.tokenize import tokenize
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ class KnowledgeIndex:
         self.vectors = vectors
         self.manifest = manifest
         self._collections = np.array(
-            [str(node.metadata.get("collection", "public")) for node in nodes], dtype=object
+            [str(node.metadata.get("collection", PUBLIC_COLLECTION)) for node in nodes],
+            dtype=object,
         )
         self._bm25 = bm25s.BM25()
         if nodes:

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from llama_index.core.schema import TextNode
 
-from bot.errors import AccessDenied, IngestError, RetrievalError
+from kernel.errors import AccessDenied, IngestError, RetrievalError
+from kernel.models import PUBLIC_COLLECTION
 from retrieval.embedding import Embedder, Progress
 from retrieval.index import KnowledgeIndex
-from retrieval.loading import embed_text, load_and_embed
+from retrieval.loading import ReadLimits, embed_text, load_and_embed
 from retrieval.report import IngestReport
 from retrieval.sources import Skipped, Source, SourceObject
 from retrieval.store import IndexStore
@@ -65,7 +66,7 @@ def ingest(
     store: IndexStore,
     embedder: Embedder | None,
     detect_language: Callable[[str], str],
-    collection: str = "public",
+    collection: str = PUBLIC_COLLECTION,
     full: bool = False,
     progress: Progress | None = None,
     read_concurrency: int = 8,
@@ -107,8 +108,7 @@ def ingest(
             detect_language=detect_language,
             collection=collection,
             progress=progress,
-            read_concurrency=read_concurrency,
-            parse_processes=parse_processes,
+            limits=ReadLimits(read_concurrency, parse_processes),
         )
         report.skipped += fresh.skipped
         report.embedding_calls += fresh.embedding_calls

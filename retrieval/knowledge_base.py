@@ -24,14 +24,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.errors import ModelThrottled, RetrievalError
-from bot.models import ModelCall, Passage
+from kernel.aws_errors import DENIED, THROTTLED, error_code
+from kernel.errors import ModelThrottled, RetrievalError
+from kernel.models import PUBLIC_COLLECTION, ModelCall, Passage
 
 log = logging.getLogger(__name__)
 
 COLLECTION_KEY = "collection"
-PUBLIC = "public"
-_THROTTLED = {"ThrottlingException", "ServiceQuotaExceededException"}
 _LOCATION_FIELDS = (
     ("s3Location", "uri"),
     ("webLocation", "url"),
@@ -76,7 +75,7 @@ class KnowledgeBaseRetriever:
         texts = list(dict.fromkeys(q.strip() for q in queries if q.strip()))
         if not texts or not collections:
             return []
-        if not self._filter and PUBLIC not in collections:
+        if not self._filter and PUBLIC_COLLECTION not in collections:
             return []  # unfiltered, everything is public: an asker without it sees nothing
         # The standalone question and the asker's own words, as the hybrid retriever does;
         # the same chunk found by both keeps its best score.
@@ -123,20 +122,16 @@ class KnowledgeBaseRetriever:
             title=title,
             source=source,
             language=str(metadata.get("language") or ""),
-            collection=str(metadata.get(COLLECTION_KEY) or PUBLIC),
+            collection=str(metadata.get(COLLECTION_KEY) or PUBLIC_COLLECTION),
             score=float(result.get("score") or 0.0),
         )
 
     def _error(self, exc: BaseException) -> Exception:
-        code = (
-            str(exc.response.get("Error", {}).get("Code", ""))
-            if isinstance(exc, ClientError)
-            else exc.__class__.__name__
-        )
+        code = error_code(exc)
         kb = self._knowledge_base_id
-        if code in _THROTTLED:
+        if code in THROTTLED:
             return ModelThrottled(f"knowledge base {kb}: throttled after retries ({code})")
-        if code == "AccessDeniedException":
+        if code in DENIED:
             return RetrievalError(
                 f"knowledge base {kb}: access denied; allow bedrock:Retrieve on "
                 f"arn:aws:bedrock:{self._region or 'REGION'}:ACCOUNT:knowledge-base/{kb}"

@@ -202,6 +202,15 @@ def parser_pool(processes: int, documents: int) -> Iterator[Executor | None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """How documents are read: how many fetched at once, and how many processes parse them
+    (0: parse in this process)."""
+
+    concurrency: int = 8
+    parse_processes: int = 0
+
+
 def load_and_embed(
     to_load: list[SourceObject],
     *,
@@ -210,8 +219,7 @@ def load_and_embed(
     detect_language: Callable[[str], str],
     collection: str,
     progress: Progress | None,
-    read_concurrency: int,
-    parse_processes: int = 0,
+    limits: ReadLimits,
 ) -> Loaded:
     """Read, chunk and embed `to_load`; a document the model refuses is skipped with why."""
     splitter = SentenceSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
@@ -222,9 +230,9 @@ def load_and_embed(
     group: Group = []
     chunks = 0
     try:
-        with parser_pool(parse_processes, len(to_load)) as parser:
+        with parser_pool(limits.parse_processes, len(to_load)) as parser:
             reads = read_documents(
-                source, to_load, concurrency=read_concurrency, ahead=2 * group_size, parser=parser
+                source, to_load, concurrency=limits.concurrency, ahead=2 * group_size, parser=parser
             )
             for number, (obj, document) in enumerate(reads, 1):
                 if isinstance(document, Skipped):

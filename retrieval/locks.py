@@ -30,8 +30,9 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.errors import IngestError
-from retrieval.s3 import S3Location, error_code, is_missing, is_precondition_failed, s3_error
+from kernel.aws_errors import BAD_CREDENTIALS, CONDITION_FAILED, DENIED, error_code
+from kernel.errors import IngestError
+from retrieval.s3 import S3Location, is_missing, is_precondition_failed, s3_error
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class DynamoLock:
             )
             return None
         except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != CONDITION_FAILED:
                 raise _state_error(exc, self._table) from None
         item = self._client.get_item(TableName=self._table, Key=self._key).get("Item", {})
         return str(item.get("owner", {}).get("S", "another process"))
@@ -158,7 +159,7 @@ class DynamoLock:
             )
             return True
         except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == CONDITION_FAILED:
                 return False
             raise
 
@@ -175,7 +176,7 @@ class DynamoLock:
 
 def _state_error(exc: ClientError, table: str) -> IngestError:
     code = error_code(exc)
-    if code in {"AccessDeniedException", "UnrecognizedClientException"}:
+    if code in DENIED or code in BAD_CREDENTIALS:
         return IngestError(
             f"the ingest lock needs dynamodb:PutItem, GetItem, UpdateItem and DeleteItem on "
             f"table {table} (STATE_TABLE): {code}"

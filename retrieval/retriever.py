@@ -1,30 +1,16 @@
-"""The `Retriever` seam: hybrid search over the published index, scoped to collections."""
+"""Hybrid search over the published index, scoped to collections (a `kernel.retriever.Retriever`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
-from bot.models import ModelCall, Passage
+from kernel.models import PUBLIC_COLLECTION, ModelCall, Passage
 from retrieval.embedding import Embedder
 from retrieval.index import KnowledgeIndex
 
 log = logging.getLogger(__name__)
-
-
-class Retriever(Protocol):
-    async def retrieve(
-        self,
-        queries: Sequence[str],
-        *,
-        collections: frozenset[str],
-        top_k: int,
-        on_call: Callable[[ModelCall], None] | None = None,
-    ) -> list[Passage]:
-        """The best passages for `queries`; `on_call` gets the usage of any model call made."""
-        ...
 
 
 class HybridRetriever:
@@ -85,7 +71,7 @@ class HybridRetriever:
                     title=str(meta.get("title", "")),
                     source=str(meta.get("source", "")),
                     language=str(meta.get("language", "")),
-                    collection=str(meta.get("collection", "public")),
+                    collection=str(meta.get("collection", PUBLIC_COLLECTION)),
                     score=hit.score,
                     location=str(meta.get("location", "")),
                 )

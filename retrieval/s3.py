@@ -20,28 +20,20 @@ import boto3
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from bot.errors import AccessDenied, DualnovaError, IngestError
-from retrieval.aws_clients import aws_client
+from kernel.aws_clients import aws_client
+from kernel.aws_errors import BAD_CREDENTIALS, DENIED, MISSING, error_code, http_status
+from kernel.errors import AccessDenied, DualnovaError, IngestError
 
 Action = Literal["list", "read", "write", "delete"]
 
 # Bucket naming rules (general purpose buckets): 3-63 lowercase letters, digits, dots, hyphens.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_DENIED = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "AccountProblem"}
-_BAD_CREDENTIALS = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "TokenRefreshRequired",
-    "InvalidToken",
-}
 _WRONG_REGION = {
     "PermanentRedirect",
     "301",
     "AuthorizationHeaderMalformed",
     "IllegalLocationConstraintException",
 }
-_MISSING = {"NoSuchKey", "404", "NotFound"}
 IAM_ACTIONS: dict[str, str] = {
     "list": "s3:ListBucket",
     "read": "s3:GetObject",
@@ -143,24 +135,12 @@ def s3_client(*, region: str | None, endpoint_url: str | None, pool: int = 32) -
     return aws_client("s3", region=region, endpoint_url=endpoint_url, pool=pool, session=session)
 
 
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return exc.__class__.__name__
-
-
-def http_status(exc: BaseException) -> int:
-    if isinstance(exc, ClientError):
-        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    return 0
-
-
 def is_missing(exc: BaseException) -> bool:
-    return error_code(exc) in _MISSING
+    return error_code(exc) in MISSING
 
 
 def is_denied(exc: BaseException) -> bool:
-    return error_code(exc) in _DENIED
+    return error_code(exc) in DENIED
 
 
 def is_precondition_failed(exc: BaseException) -> bool:
@@ -258,9 +238,9 @@ def s3_error(
         return AccessDenied(
             f"access denied {operation} {target}: {kms_denial_fix(action, key_arn, region)}"
         )
-    if code in _DENIED:
+    if code in DENIED:
         return AccessDenied(f"access denied {operation} {target}: {denial_fix(action, location)}")
-    if code in _BAD_CREDENTIALS:
+    if code in BAD_CREDENTIALS:
         return AccessDenied(
             f"S3 rejected the credentials ({code}) while {operation} {target}; "
             "refresh them (aws sso login, new keys) or check AWS_PROFILE"
@@ -277,7 +257,7 @@ def s3_error(
             f"bucket {location.bucket} is {where}, not {region or 'the configured region'} "
             f"({code}); set AWS_REGION={bucket_region or '<the bucket region>'}"
         )
-    if code in _MISSING:
+    if code in MISSING:
         return fallback(f"{target} does not exist ({code})")
     if isinstance(exc, ClientError | BotoCoreError):
         return fallback(f"S3 failed {operation} {target}: {code or exc.__class__.__name__}")

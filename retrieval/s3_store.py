@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.errors import IndexNotFound, IngestError, RetrievalError
+from kernel.errors import IndexNotFound, IngestError, RetrievalError
 from retrieval.locks import LeaseBackend, hold
 from retrieval.s3 import (
     Action,

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.errors import AccessDenied, DualnovaError, IngestError
-from bot.glossary import GLOSSARY_FILE
+from kernel.errors import AccessDenied, DualnovaError, IngestError
+from kernel.models import GLOSSARY_FILE
 from retrieval.loaders import SUPPORTED_EXTENSIONS, LoadedDocument, LoaderError, load_bytes
 from retrieval.s3 import S3Location, is_s3_uri, parse_s3_uri, s3_client, s3_error
 

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.errors import IndexNotFound, IngestError, RetrievalError
+from kernel.errors import IndexNotFound, IngestError, RetrievalError
 
 log = logging.getLogger(__name__)
 

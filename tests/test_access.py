@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ConfigError
-from bot.models import PUBLIC_COLLECTION
 from bot.slack.access import AccessPolicy
+from kernel.errors import ConfigError
+from kernel.models import PUBLIC_COLLECTION
 
 CONFIG = {
     "collections": {

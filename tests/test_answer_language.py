@@ -12,11 +12,13 @@ from bot.answer_language import AnswerLanguageGuard
 from bot.config import Settings
 from bot.language import LanguageDetector
 from bot.messages import message, native_name
-from bot.models import Question, Route
 from bot.pipeline import AnswerStream
+from bot.pricing import PriceTable
 from bot.slack.usage_command import usage_message
-from bot.usage import PriceTable, UsageSummary, usage_increments, usage_of
+from bot.usage import usage_of
+from bot.usage_ledger import UsageSummary, usage_increments
 from bot.wiring import build
+from kernel.models import Question, Route
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.harness import micro
 

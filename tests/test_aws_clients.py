@@ -13,9 +13,10 @@ import pytest
 from bot.aws import settings_client
 from bot.bedrock import runtime_client
 from bot.config import Settings, load_settings
-from bot.state import DynamoStateStore, build_state_store
+from bot.state import DynamoStateStore
+from bot.state_factory import build_state_store
 from bot.wiring import build_retriever, build_s3_client, build_store
-from retrieval.aws_clients import BOTOCORE_DEFAULT_POOL, aws_client
+from kernel.aws_clients import BOTOCORE_DEFAULT_POOL, aws_client
 from tests.conftest import REPO
 from tests.fakes.aws import MotoServer
 
@@ -81,7 +82,7 @@ def test_each_service_gets_its_retries_and_timeouts_with_the_shared_pool(
 def test_a_bad_pool_size_fails_at_start_naming_the_variable(
     aws_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.errors import ConfigError
+    from kernel.errors import ConfigError
 
     monkeypatch.setenv("AWS_MAX_POOL_CONNECTIONS", "0")
     with pytest.raises(ConfigError, match=r"^AWS_MAX_POOL_CONNECTIONS: "):
@@ -127,7 +128,7 @@ def test_no_module_builds_a_boto3_client_outside_the_factory() -> None:
     builders = re.compile(r"boto3\.client\(|\.client\(\s*\"|\bConfig\(")
     offenders = [
         f"{path.relative_to(REPO)}:{number}"
-        for package in ("bot", "retrieval")
+        for package in ("bot", "retrieval", "kernel")
         for path in sorted((REPO / package).rglob("*.py"))
         if path.name != "aws_clients.py"
         for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)

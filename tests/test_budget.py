@@ -7,9 +7,9 @@ import pytest
 from bot.budget import BudgetLimits, Budgets, Refusal, format_reset, next_utc_midnight
 from bot.config import Settings
 from bot.messages import message
-from bot.models import Answer, Question, Route
 from bot.observer import build_observer
 from bot.state import DynamoStateStore, MemoryStateStore, StateError
+from kernel.models import Answer, Question, Route
 from tests.fakes.aws import MotoServer
 
 NOW = 1_777_000_000.0  # 2026-04-24 03:06:40 UTC

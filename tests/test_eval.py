@@ -10,11 +10,11 @@ import pytest
 
 from bot.cli import main
 from bot.config import load_settings
-from bot.errors import IndexNotFound
 from bot.eval_judge import RUBRIC
 from bot.eval_run import evaluate
 from bot.eval_set import fact_present, load_golden_set
 from bot.messages import message
+from kernel.errors import IndexNotFound
 from tests.conftest import REPO
 from tests.fakes.bedrock import FakeBedrock, RecordedRequest, Reply
 

@@ -14,10 +14,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from bot.bedrock import as_model_error
-from bot.errors import ModelBusy
 from bot.flow import Budget, FlowControl, ModelGate, asker
 from bot.progress import on_wait
+from kernel.aws_errors import as_model_error
+from kernel.errors import ModelBusy
 from tests.fakes.bedrock import FakeBedrock
 
 NOVA_PRO = "us.amazon.nova-pro-v1:0"
@@ -204,8 +204,8 @@ async def test_through_the_pipeline_a_question_behind_an_exhausted_quota_hears_i
     settings: Any, bedrock: FakeBedrock
 ) -> None:
     from bot.messages import message
-    from bot.models import Question
     from bot.wiring import build
+    from kernel.models import Question
 
     bedrock.set_quota("nova-pro", requests_per_minute=60, burst=5)
     bedrock.exhaust_quota("nova-pro", 3600)

@@ -9,8 +9,8 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.glossary import Glossary, GlossaryTerm, load_base_glossary
-from bot.models import Question
 from bot.wiring import build
+from kernel.models import Question
 from tests.conftest import REPO
 from tests.fakes.bedrock import FakeBedrock, Reply
 
@@ -118,7 +118,7 @@ def test_non_preferred_form_is_a_violation_and_the_preferred_one_is_not() -> Non
 def test_a_broken_glossary_file_is_a_clear_config_error(tmp_path: object) -> None:
     from pathlib import Path
 
-    from bot.errors import ConfigError
+    from kernel.errors import ConfigError
 
     path = Path(str(tmp_path)) / "glossary.json"
     path.write_text('{"terms": [{"forms": {}}]}', "utf-8")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.errors import IngestError
+from kernel.errors import IngestError
 from retrieval.index import KnowledgeIndex
 from retrieval.ingest import IngestReport
 from retrieval.store import LocalIndexStore

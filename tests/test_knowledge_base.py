@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.errors import ModelThrottled, RetrievalError
-from bot.models import Question
 from bot.wiring import build, build_retriever
+from kernel.errors import ModelThrottled, RetrievalError
+from kernel.models import Question
 from retrieval.knowledge_base import KnowledgeBaseRetriever
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.bedrock_agent import FakeKnowledgeBase

@@ -8,8 +8,8 @@ import pytest
 
 from bench.language import LANGUAGES, Row, accuracy_by_language, load_heldout, overall
 from bot.config import load_settings
-from bot.errors import ConfigError
 from bot.language import PY3LANGID_MISSING, SUPPORTED_CODES, LanguageDetector
+from kernel.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 from bot.config import Settings
 from bot.localizer import KIND, Localizer, cache_key
 from bot.messages import message
-from bot.models import ModelCall
 from bot.state import MemoryStateStore
 from bot.wiring import build
+from kernel.models import ModelCall
 from tests.fakes.bedrock import FakeBedrock, Reply
 
 BUSY_PL = "Mam teraz zbyt wiele zapytań. Spróbuj ponownie za minutę."

@@ -13,8 +13,8 @@ from bot.bedrock import converse_llm, runtime_client
 from bot.condense import PREFILL, condense_max_tokens, parse_reply
 from bot.config import Settings
 from bot.messages import message
-from bot.models import Answer, Question
 from bot.wiring import build
+from kernel.models import Answer, Question
 from tests.fakes.bedrock import FakeBedrock, Reply, estimate_tokens
 from tests.harness import REPO
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from llama_index.core.node_parser import SentenceSplitter
 
-from bot.models import Citation
 from bot.slack.render import sources_block
 from examples.hwp_writer import cfb_file
+from kernel.models import Citation
 from retrieval.loaders import CorruptFile, EmptyDocument, ProtectedDocument, load_bytes
 from retrieval.loading import CHUNK_OVERLAP, CHUNK_SIZE, ROW_CHUNKS_MAX_ROWS, chunk
 from retrieval.office import MAX_ROWS_PER_SHEET

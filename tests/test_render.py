@@ -10,7 +10,6 @@ import json
 import pytest
 
 from bot.messages import message
-from bot.models import Citation
 from bot.slack.render import (
     WORD_JOINER,
     SafeStream,
@@ -23,6 +22,7 @@ from bot.slack.render import (
     to_mrkdwn,
     translation_block,
 )
+from kernel.models import Citation
 
 WJ = WORD_JOINER
 

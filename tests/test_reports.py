@@ -12,12 +12,12 @@ import pytest
 
 from bot.cli import main
 from bot.config import Settings
-from bot.models import Question
 from bot.observer import build_observer
 from bot.reports import group_gaps, parse_since
 from bot.state import DynamoStateStore, MemoryStateStore
 from bot.state_sqlite import SqliteStateStore
 from bot.wiring import build
+from kernel.models import Question
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from bot.config import load_settings
 from bot.doctor import collect_checks
-from bot.errors import AccessDenied, ConfigError, IngestError
+from kernel.errors import AccessDenied, ConfigError, IngestError
 from retrieval.ingest import ingest
 from retrieval.s3 import parse_s3_uri, s3_error
 from retrieval.sources import open_source

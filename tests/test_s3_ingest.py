@@ -10,8 +10,8 @@ import pytest
 from llama_index.core.embeddings import MockEmbedding
 
 from bot.config import Settings, load_settings
-from bot.errors import IngestError
 from bot.wiring import build_embedder, build_store, runtime_client
+from kernel.errors import IngestError
 from retrieval.embedding import LlamaIndexEmbedder
 from retrieval.index import KnowledgeIndex
 from retrieval.ingest import ingest
@@ -317,7 +317,7 @@ def test_an_index_inside_the_source_prefix_is_never_ingested_as_documents(
 async def test_a_throttled_question_embedding_is_a_typed_model_error(
     s3_settings: Settings, bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.errors import ModelThrottled
+    from kernel.errors import ModelThrottled
 
     monkeypatch.setenv("BEDROCK_MAX_ATTEMPTS", "1")
     settings = load_settings()

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from bot.config import load_settings
 from bot.doctor import collect_checks
-from bot.errors import AccessDenied
+from kernel.errors import AccessDenied
 from retrieval.ingest import ingest
 from retrieval.s3 import parse_s3_uri, s3_client, s3_error
 from retrieval.sources import open_source

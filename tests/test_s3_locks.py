@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.errors import IngestError
+from kernel.errors import IngestError
 from retrieval.locks import DynamoLock, LeaseBackend, Owner, S3ObjectLock, hold
 from retrieval.s3 import S3Location
 from tests.fakes.aws import MotoServer

@@ -9,9 +9,9 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from bot.config import Settings
-from bot.errors import IngestError
 from infra.permissions import task_role_statements
 from infra.policy_checks import missing_permissions
+from kernel.errors import IngestError
 from retrieval.locks import S3ObjectLock
 from retrieval.s3 import parse_s3_uri, s3_client
 from retrieval.s3_store import S3IndexStore

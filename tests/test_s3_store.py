@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.errors import AccessDenied, IngestError
 from bot.wiring import build_store
+from kernel.errors import AccessDenied, IngestError
 from retrieval.handle import IndexHandle
 from retrieval.locks import S3ObjectLock
 from retrieval.s3 import parse_s3_uri, s3_client

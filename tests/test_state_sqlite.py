@@ -211,7 +211,7 @@ def test_state_backend_defaults_follow_state_table_and_contradictions_are_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from bot.config import load_settings
-    from bot.errors import ConfigError
+    from kernel.errors import ConfigError
 
     for name in ("STATE_TABLE", "STATE_BACKEND", "STATE_PATH"):
         monkeypatch.delenv(name, raising=False)

@@ -6,10 +6,10 @@ from typing import cast
 
 import pytest
 
-from bot.models import Turn
 from bot.slack.addressing import FollowUps, addressed_to_bot, reads_as_question
 from bot.slack.thread_memory import ThreadMemory
 from bot.state import MemoryStateStore
+from kernel.models import Turn
 
 
 async def test_memory_keeps_the_newest_turns_within_the_token_budget() -> None:

@@ -10,19 +10,16 @@ from typing import Any
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.errors import ConfigError
 from bot.metrics import EmfMetrics, stdout_writer
-from bot.models import Answer, ModelCall, Question, Route
 from bot.observer import build_observer
+from bot.pricing import PriceTable, parse_prices
 from bot.state import DynamoStateStore, MemoryStateStore
-from bot.usage import (
-    PriceTable,
-    UsageLedger,
-    format_usd,
-    parse_prices,
-    usage_of,
-)
+from bot.usage import usage_of
+from bot.usage_format import format_usd
+from bot.usage_ledger import UsageLedger
 from bot.wiring import build
+from kernel.errors import ConfigError
+from kernel.models import Answer, ModelCall, Question, Route
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 
@@ -98,7 +95,7 @@ def test_prices_setting_overrides_a_model_and_adds_new_ones() -> None:
 
 def test_an_unpriced_model_counts_zero_and_is_flagged(caplog: pytest.LogCaptureFixture) -> None:
     answer = _answer(ModelCall(model="mystery.model", purpose="answer", input_tokens=10))
-    with caplog.at_level(logging.WARNING, logger="bot.usage"):
+    with caplog.at_level(logging.WARNING, logger="bot.pricing"):
         usage = usage_of(answer, PriceTable(), user_id="U1", channel_id="C1")
         usage_of(answer, PriceTable(), user_id="U1", channel_id="C1")
     assert usage.cost_usd == 0 and usage.models[0].priced is False

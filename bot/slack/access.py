@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import ConfigError
-from bot.models import PUBLIC_COLLECTION
+from kernel.errors import ConfigError
+from kernel.models import PUBLIC_COLLECTION
 
 
 class CollectionAccess(BaseModel):

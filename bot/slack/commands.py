@@ -15,9 +15,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import DualnovaError
 from bot.messages import message
-from bot.models import Question
 from bot.slack.conversation import Conversation
 from bot.slack.inflight import InFlight
 from bot.slack.render import (
@@ -30,6 +28,8 @@ from bot.slack.render import (
 )
 from bot.state import StateStore
 from bot.wiring import Components
+from kernel.errors import DualnovaError
+from kernel.models import PUBLIC_COLLECTION, Question
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ PROGRESS_INTERVAL_S = 2.0
 @dataclass
 class IngestArgs:
     source: str
-    collection: str = "public"
+    collection: str = PUBLIC_COLLECTION
     full: bool = False
 
 
@@ -57,7 +57,7 @@ def parse_ingest(text: str, default_source: str) -> IngestArgs | str:
         if word == "--full":
             args.full = True
         elif word == "--collection":
-            args.collection = next(rest, "") or "public"
+            args.collection = next(rest, "") or PUBLIC_COLLECTION
         elif word.startswith("-"):
             return f"Unknown option {word}. Usage: /ingest [SOURCE] [--full] [--collection NAME]"
         else:

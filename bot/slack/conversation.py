@@ -22,7 +22,6 @@ from bot.config import Settings
 from bot.glossary import GlossarySource
 from bot.language import LanguageDetector
 from bot.messages import message, native_name
-from bot.models import Answer, Question, Turn
 from bot.pipeline import AnswerStream, Pipeline
 from bot.preferences import parse_language_request
 from bot.slack import thread_memory
@@ -41,6 +40,7 @@ from bot.slack.render import (
 )
 from bot.slack.settings_store import SettingsStore
 from bot.state import MemoryStateStore, StateError, StateStore
+from kernel.models import Answer, Question, Turn
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import DualnovaError
 from bot.messages import message
 from bot.reports import gaps, top_gaps
 from bot.slack.render import neutralize
 from bot.state import StateError, StateStore
-from bot.usage import UsageLedger, format_tokens, format_usd
+from bot.usage_format import format_tokens, format_usd
+from bot.usage_ledger import UsageLedger
 from bot.wiring import Components
+from kernel.errors import DualnovaError
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chinese import HANS, HANT, is_chinese, normalize_code
-from bot.errors import ModelError
 from bot.glossary import GlossarySource, GlossaryTerm
 from bot.language import SUPPORTED_CODES
 from bot.messages import message, native_name
@@ -23,6 +22,7 @@ from bot.slack.render import neutralize, to_mrkdwn
 from bot.slack.settings_store import SettingsStore
 from bot.state import StateStore
 from bot.wiring import Components
+from kernel.errors import ModelError
 
 log = logging.getLogger(__name__)
 

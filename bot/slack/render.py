@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.messages import message
-from bot.models import Citation
+from kernel.models import Citation
 
 WORD_JOINER = "\u2060"  # invisible; breaks "@channel" so Slack cannot parse it
 

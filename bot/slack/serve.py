@@ -37,15 +37,16 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.errors import IndexNotFound, RetrievalError
 from bot.health import check_health as check_health  # re-exported for older imports
 from bot.health import write_health
 from bot.observer import build_observer
 from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
 from bot.slack.inflight import InFlight
-from bot.state import StateStore, open_state_store
+from bot.state import StateStore
+from bot.state_factory import open_state_store
 from bot.wiring import Components, build
+from kernel.errors import IndexNotFound, RetrievalError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -13,8 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from bot.errors import ConfigError
 from bot.state import StateStore
+from kernel.errors import ConfigError
 
 PREFERENCE_TTL_S = 365 * 24 * 3600
 

@@ -23,8 +23,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.condense import trim_history
-from bot.models import Turn
 from bot.state import StateError, StateStore
+from kernel.models import Turn
 
 log = logging.getLogger(__name__)
 

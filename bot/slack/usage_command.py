@@ -18,7 +18,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.observer import FeedbackSink
 from bot.slack.dualnova_command import DualnovaCommand, Invocation
 from bot.state import StateStore
-from bot.usage import UsageLedger, UsageSummary, format_tokens, format_usd, utc_day
+from bot.usage_format import format_tokens, format_usd
+from bot.usage_ledger import UsageLedger, UsageSummary, utc_day
 from bot.wiring import Components
 
 FEEDBACK_ACTIONS = {

@@ -6,11 +6,12 @@ import json
 from typing import Any
 
 from bot.metrics import LATENCY_METRICS, STATUS_METRICS, VOTES, EmfMetrics
-from bot.models import Answer, ModelCall, Route
-from bot.usage import PriceTable, usage_of
+from bot.pricing import PriceTable
+from bot.usage import usage_of
 from infra.dashboard import LATENCY_METRICS as DRAWN_LATENCY
 from infra.dashboard import OUTCOME_METRICS
 from infra.dashboard import VOTES as DRAWN_VOTES
+from kernel.models import Answer, ModelCall, Route
 from tests.infra.conftest import Synthesis
 from tests.infra.test_stack_resources import environment_of
 

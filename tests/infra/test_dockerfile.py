@@ -123,4 +123,9 @@ def test_dockerignore_admits_only_the_package_sources() -> None:
     ]
 
     assert patterns[0] == "*"
-    assert {p for p in patterns if p.startswith("!")} == {"!pyproject.toml", "!bot/", "!retrieval/"}
+    assert {p for p in patterns if p.startswith("!")} == {
+        "!pyproject.toml",
+        "!bot/",
+        "!retrieval/",
+        "!kernel/",
+    }

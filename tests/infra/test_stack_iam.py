@@ -1,4 +1,5 @@
-"""Least privilege, exactly: the synthesized roles grant what DESIGN.md needs and no more.
+"""Least privilege, exactly: the synthesized roles grant what the paths in docs/ARCHITECTURE.md
+need and no more.
 
 Grants are compared as (action, resource, condition) sets against expectations
 written out literally here, not derived from infra/permissions.py: a change to the

@@ -348,8 +348,9 @@ def test_image_build_context_holds_only_the_package_sources(synthesis: Synthesis
     top_level = {path.name for path in context.iterdir()}
 
     assert image["source"]["platform"] == "linux/amd64"
-    assert {"Dockerfile", "pyproject.toml", "bot", "retrieval"} <= top_level
-    assert top_level <= {"Dockerfile", ".dockerignore", "pyproject.toml", "bot", "retrieval"}
+    packages = {"bot", "retrieval", "kernel"}
+    assert {"Dockerfile", "pyproject.toml", *packages} <= top_level
+    assert top_level <= {"Dockerfile", ".dockerignore", "pyproject.toml", *packages}
     assert not list(context.rglob("__pycache__"))
 
 

@@ -48,7 +48,7 @@ def _warm(target: Target) -> None:
 
 def _dependents(module: str) -> set[str]:
     """The target and every project module (tests included) that imports it, directly or not:
-    they are imported again in the child so they bind the mutant. The rest (bot.errors, the
+    they are imported again in the child so they bind the mutant. The rest (kernel.errors, the
     fakes, conftest, ...) stay imported, so their classes are the same objects on both sides
     and the child starts fast."""
     loaded = {

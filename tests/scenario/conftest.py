@@ -16,7 +16,8 @@ from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
 from bot.slack.inflight import InFlight
 from bot.slack.serve import web_client
-from bot.state import StateStore, open_state_store
+from bot.state import StateStore
+from bot.state_factory import open_state_store
 from bot.wiring import Components, build
 from tests.fakes.slack import FakeSlack
 from tests.harness import ADMIN, ALICE, BOB, slack_app_settings

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.messages import message
 from bot.observer import build_observer
 from bot.state import DynamoStateStore, StateStore
-from bot.usage import format_usd
+from bot.usage_format import format_usd
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack, Message

@@ -14,6 +14,9 @@ Status = Literal["answered", "not_found", "offline", "incomplete", "failed", "em
 
 #: The collection everything is ingested into unless told otherwise.
 PUBLIC_COLLECTION = "public"
+#: A file of this name in the documents' folder is the glossary (`bot.glossary`), which
+#: ingest skips: it configures the prompts and is not a document.
+GLOSSARY_FILE = "glossary.json"
 
 
 class _Frozen(BaseModel):
@@ -123,7 +126,7 @@ class Answer(_Frozen):
     language_mismatch: str | None = None
 
     def to_json_dict(self) -> dict[str, object]:
-        """The `--json` shape of DESIGN.md."""
+        """The `--json` shape (docs/ARCHITECTURE.md, "Command line")."""
         return {
             "question": self.question,
             "question_id": self.question_id,

@@ -6,8 +6,7 @@ eleventh concurrent call wait for a connection, then open and drop one of its ow
 ("Connection pool is full" in the logs). Every client takes its pool size from the caller
 (one setting, AWS_MAX_POOL_CONNECTIONS) and its retries and timeouts from the table below.
 
-Imports nothing from `bot` or the rest of `retrieval`, so both can use it (and a later
-shared kernel can own it).
+Part of the kernel: `bot` and `retrieval` both build their clients here.
 """
 
 from __future__ import annotations
