@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Slack's rate limits are per workspace: each of SLACK_TASKS tasks budgets 1/N of them
+    # (bot/slack/governor.py); SLACK_METHOD_LIMITS overrides a method's tier.
+    slack_tasks: int = Field(default=1, ge=1, le=1000)
+    slack_method_limits: str | None = None
 
     # AWS / Bedrock
     aws_region: str = "us-east-1"
@@ -160,6 +164,14 @@ class Settings(BaseSettings):
     def _knowledge_base_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None and info.data.get("retriever") == "bedrock-kb":
             raise ValueError("required when RETRIEVER=bedrock-kb (the Knowledge Base id)")
+        return value
+
+    @field_validator("slack_method_limits")
+    @classmethod
+    def _method_limits(cls, value: str | None) -> str | None:
+        from bot.slack.governor import parse_method_limits
+
+        parse_method_limits(value)
         return value
 
     @field_validator("prices")
