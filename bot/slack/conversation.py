@@ -25,6 +25,7 @@ from bot.messages import message, native_name
 from bot.models import Answer, Question, Turn
 from bot.pipeline import AnswerStream, Pipeline
 from bot.preferences import parse_language_request
+from bot.progress import on_wait
 from bot.slack.access import AccessPolicy
 from bot.slack.delivery import Target, deliver
 from bot.slack.inflight import InFlight
@@ -37,11 +38,11 @@ from bot.slack.render import (
     translation_block,
 )
 from bot.slack.settings_store import SettingsStore
+from bot.slack.working import Working
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)
 
-WORKING_REACTION = "eyes"
 DEDUPE_TTL_S = 2 * 3600  # Slack redelivers for minutes; keep keys well past that
 THREAD_TTL_S = 30 * 24 * 3600
 ANSWER_RECORD_TTL_S = 7 * 24 * 3600
@@ -195,7 +196,9 @@ class Conversation:
         text = strip_mentions(asked.text)
         detected = self._detector.detect(text)
         language = detected.language
-        await self._show_working(client, asked, set_status, language)
+        working = Working(client, asked.channel, asked.ts, thread_ts, language, set_status)
+        await working.show()
+        waiting = on_wait.set(working.on_wait)
         stream: AnswerStream | None = None
         try:
             if await self._maybe_set_language(client, asked, text, thread_ts):
@@ -236,21 +239,24 @@ class Conversation:
                     target=target,
                     chunks=stream.draft(),
                     footer=lambda: context_blocks(label, ""),
+                    placeholder_ts=working.take_placeholder(),
                 )
             await deliver(
                 client=client,
                 target=target,
                 chunks=aiter(stream),
                 footer=partial(answer_footer, stream),
+                placeholder_ts=working.take_placeholder(),
             )
             await self._remember(asked, thread_ts, stream)
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
-            await self._say_failure(
-                client, asked.channel, thread_ts, stream.language if stream else language
-            )
+            failed_in = stream.language if stream else language
+            if not await working.replace_with(message("error", failed_in)):
+                await self._say_failure(client, asked.channel, thread_ts, failed_in)
         finally:
-            await self._clear_working(client, asked, set_status)
+            on_wait.reset(waiting)
+            await working.clear()
 
     async def _maybe_set_language(
         self, client: AsyncWebClient, asked: Asked, text: str, thread_ts: str
@@ -321,34 +327,6 @@ class Conversation:
                 if detection.method in ("script", "model"):
                     return detection.language
         return None
-
-    async def _show_working(
-        self, client: AsyncWebClient, asked: Asked, set_status: SetStatus | None, language: str
-    ) -> None:
-        try:
-            if set_status is not None:
-                await set_status(message("working", language))
-            else:
-                await client.reactions_add(
-                    channel=asked.channel, timestamp=asked.ts, name=WORKING_REACTION
-                )
-        except SlackApiError as exc:
-            log.warning(
-                "could not show the working sign", extra={"error": exc.response.get("error")}
-            )
-
-    async def _clear_working(
-        self, client: AsyncWebClient, asked: Asked, set_status: SetStatus | None
-    ) -> None:
-        try:
-            if set_status is not None:
-                await set_status("")
-            else:
-                await client.reactions_remove(
-                    channel=asked.channel, timestamp=asked.ts, name=WORKING_REACTION
-                )
-        except SlackApiError as exc:
-            log.info("could not clear the working sign", extra={"error": exc.response.get("error")})
 
     async def _say_failure(
         self, client: AsyncWebClient, channel: str, thread_ts: str, language: str

@@ -1336,9 +1336,7 @@ class FakeSlack(LoopbackServer):
         granted = {s.strip() for s in self.scopes.split(",") if s.strip()}
         needed = needed_scope(method, _opt_str(args, "channel"), granted)
         if needed is not None:
-            raise SlackApiFault(
-                "missing_scope", extra={"needed": needed, "provided": self.scopes}
-            )
+            raise SlackApiFault("missing_scope", extra={"needed": needed, "provided": self.scopes})
 
     def _apply_tier(self, method: str, args: Args) -> None:
         if not self.limits_on:

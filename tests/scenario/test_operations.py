@@ -21,7 +21,17 @@ from bot.usage import format_usd
 from tests.fakes.aws import MotoServer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack, Message
-from tests.harness import ADMIN, ALICE, BOB, LEAVE_EN, MENTION, bot_replies, micro, wait_answer
+from tests.harness import (
+    ADMIN,
+    ALICE,
+    BOB,
+    LEAVE_EN,
+    MENTION,
+    bot_replies,
+    is_placeholder,
+    micro,
+    wait_answer,
+)
 from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
 
 GAP_EN = "What is the population of Jupiter's moon Europa?"  # not in the handbook
@@ -55,7 +65,11 @@ async def reply_to(slack: FakeSlack, channel: str, ts: str) -> Message:
     """The bot's finished reply, feedback buttons or not (a refusal has none)."""
 
     def done() -> Message | None:
-        replies = [m for m in bot_replies(slack, channel, ts) if not m.streaming and m.text]
+        replies = [
+            m
+            for m in bot_replies(slack, channel, ts)
+            if not m.streaming and m.text and not is_placeholder(m)
+        ]
         return replies[-1] if replies else None
 
     return await slack.wait_for_async(done, 15)
