@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     # (bot/slack/governor.py); SLACK_METHOD_LIMITS overrides a method's tier.
     slack_tasks: int = Field(default=1, ge=1, le=1000)
     slack_method_limits: str | None = None
+    slack_stream_max_seconds: float = Field(default=240.0, ge=1, le=290)
 
     # AWS / Bedrock
     aws_region: str = "us-east-1"

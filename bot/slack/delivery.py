@@ -38,6 +38,7 @@ STREAM_ROLLOVER_S = 240.0
 #: stream": post instead. `invalid_arguments` is our bug: logged as one, then posted too.
 STREAMING_REFUSED = {"channel_type_not_supported", "unknown_method"}
 INVALID_ARGUMENTS = "invalid_arguments"
+RATELIMITED = "ratelimited"
 #: The stream has ended on Slack's side (its lifetime, or stopped elsewhere).
 STREAM_ENDED = "message_not_in_streaming_state"
 
@@ -157,6 +158,7 @@ class _Streamer:
         self._in_message = 0
         self._last_flush = 0.0
         self._pending = ""  # text given to the SDK but not yet confirmed by Slack
+        self._max_age = governor.stream_max_s if governor is not None else STREAM_ROLLOVER_S
 
     def _cadence(self) -> float:
         """Seconds between appends: at least one a second; with N streams open and a budget
@@ -210,7 +212,7 @@ class _Streamer:
         now = time.monotonic()
         if self._stream is not None and (
             self._in_message + len(self._pending) + len(piece) > STREAM_MESSAGE_LIMIT
-            or now - self._opened_at > STREAM_ROLLOVER_S
+            or now - self._opened_at > self._max_age
         ):
             await self._stop()
             self._confirm(now)
@@ -277,7 +279,8 @@ class _Streamer:
             if error == STREAM_ENDED:
                 self._closed()
                 raise _StreamEnded(error, self._pending) from exc
-            if (error in STREAMING_REFUSED or error == INVALID_ARGUMENTS) and not (
+            # Slack refused streaming here, or rate-limited the stream's start: post instead.
+            if (error in STREAMING_REFUSED or error in (INVALID_ARGUMENTS, RATELIMITED)) and not (
                 self._delivered.timestamps
             ):
                 self._closed()

@@ -133,6 +133,10 @@ IDEMPOTENT = frozenset(
 #: counts arrivals. 0.8 leaves a quarter of each interval (0.25 s per channel message).
 RATE_MARGIN = 0.8
 
+#: Not re-sent after a 429: the caller has a cheaper way (an answer is posted instead of
+#: streamed), better than waiting out the pause.
+CALLER_FALLS_BACK = frozenset({"chat.startStream"})
+
 #: How many times an answer's call is re-sent after a 429 (each after the method's pause).
 MAX_RATELIMITED_RETRIES = 3
 SKIPPED = "skipped_by_governor"
@@ -233,6 +237,7 @@ class Governor:
         budgets: Mapping[str, tuple[Budget, ...]] = DEFAULT_BUDGETS,
         *,
         tasks: int = 1,
+        stream_max_s: float = 240.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._budgets = dict(budgets)
@@ -240,6 +245,9 @@ class Governor:
         self._clock = clock
         self._buckets: dict[tuple[str, int, str | None], _Bucket] = {}
         self._seq = itertools.count()
+        #: Seconds a stream may run before delivery continues in a new message (Slack ends
+        #: streams about 5 minutes after chat.startStream).
+        self.stream_max_s = stream_max_s
         self.skipped: dict[str, int] = {}
         self.learned: dict[str, int] = {}
         #: Streams open now, in this task (delivery stretches its append cadence with it).
@@ -380,7 +388,11 @@ class GovernedClient(AsyncWebClient):
                     "Slack rate-limited a call; pausing the method",
                     extra={"method": api_method, "retry_after_s": pause, "attempt": attempt},
                 )
-                if level is Priority.COSMETIC or attempt == MAX_RATELIMITED_RETRIES:
+                if (
+                    level is Priority.COSMETIC
+                    or api_method in CALLER_FALLS_BACK
+                    or attempt == MAX_RATELIMITED_RETRIES
+                ):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -69,7 +69,9 @@ SLACK_CONNECTIONS = 64
 def governor(settings: Settings) -> Governor:
     """Slack's budgets (with SLACK_METHOD_LIMITS applied), this task's share of them."""
     budgets = {**DEFAULT_BUDGETS, **parse_method_limits(settings.slack_method_limits)}
-    return Governor(budgets, tasks=settings.slack_tasks)
+    return Governor(
+        budgets, tasks=settings.slack_tasks, stream_max_s=settings.slack_stream_max_seconds
+    )
 
 
 def web_client(
