@@ -289,9 +289,11 @@ class _Streamer:
 
 
 class _Poster:
-    """Post and edit: one chat.postMessage (or our placeholder message), a few progress
-    edits while chat.update has budget to spare (skipped, never waited for), and a final
-    edit with the whole text and the footer."""
+    """Post and edit. When chat.update has a token now: the first words at once (into our
+    placeholder message, if there is one), a few progress edits while the budget has tokens
+    to spare (skipped, never waited for) and a final edit with the footer. When it has none
+    (a burst: chat.update is Tier 3, shared by every answer): the whole answer in one
+    chat.postMessage once it is written, and the placeholder taken away."""
 
     def __init__(
         self,
@@ -303,13 +305,17 @@ class _Poster:
         self._client = client
         self._target = target
         self._delivered = delivered
-        self._ts = placeholder_ts
+        governor = _governor(client)
+        self._governor = governor
+        self._progressive = governor is None or governor.available("chat.update")
+        self._placeholder = placeholder_ts
+        self._ts = placeholder_ts if self._progressive else None
         self._text = ""
         self._shown = ""
         self._last_update = 0.0
         self._edits = 0
-        if placeholder_ts is not None:
-            delivered.timestamps.append(placeholder_ts)
+        if self._ts is not None:
+            delivered.timestamps.append(self._ts)
 
     async def add(self, text: str) -> None:
         if not text:
@@ -321,7 +327,8 @@ class _Poster:
             await self._show(final=True, blocks=None)
             self._ts, self._text, self._shown, self._edits = None, rest, "", 0
         if (
-            time.monotonic() - self._last_update >= UPDATE_INTERVAL_S
+            self._progressive
+            and time.monotonic() - self._last_update >= UPDATE_INTERVAL_S
             and self._edits <= MAX_PROGRESS_EDITS
         ):
             await self._show(final=False, blocks=None)
@@ -330,6 +337,19 @@ class _Poster:
         self._text += text
         await self.add("")
         await self._show(final=True, blocks=footer)
+        if self._placeholder is not None and self._placeholder not in self._delivered.timestamps:
+            await self._take_away_placeholder()
+
+    async def _take_away_placeholder(self) -> None:
+        """The answer was posted below the placeholder: delete it (cosmetic: if chat.delete
+        has no token now, it stays; the answer is there either way)."""
+        try:
+            with priority(Priority.COSMETIC):
+                await self._client.chat_delete(
+                    channel=self._target.channel, ts=str(self._placeholder)
+                )
+        except SlackApiError as exc:
+            log.info("could not delete the placeholder", extra={"error": exc.response.get("error")})
 
     async def _show(self, *, final: bool, blocks: list[dict[str, Any]] | None) -> None:
         body = to_mrkdwn(self._text) or "…"
