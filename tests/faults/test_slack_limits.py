@@ -11,17 +11,23 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.messages import message
+from bot.models import Question
+from bot.pipeline import AnswerStream
+from bot.progress import notify_waiting
 from bot.slack.serve import Running
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, CHANNEL, settle, start_app
+from tests.faults.conftest import ANSWER, CHANNEL, LEAVE_KO, settle, start_app
 from tests.harness import (
+    ALICE,
     BOB,
     LEAVE_EN,
     MENTION,
     all_text,
     bot_replies,
     has_feedback,
+    micro,
     slack_app_settings,
     wait_answer,
     wait_replies,
@@ -150,3 +156,32 @@ async def test_invalid_arguments_on_a_stream_is_logged_as_a_bug_and_the_answer_p
     assert "20 days" in answer.text and not answer.streamed
     bugs = [r for r in caplog.records if r.levelno == logging.ERROR and "bug" in r.getMessage()]
     assert bugs, "invalid_arguments was not reported as a bug"
+
+
+async def test_a_waiting_question_shows_its_place_in_line_in_the_askers_language(
+    app: Running,
+    slack: FakeSlack,
+    bedrock: FakeBedrock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Bedrock queue reports a wait through `bot.progress.notify_waiting` (the contract in
+    bot/progress.py); here a stand-in for it reports twice before the pipeline runs."""
+    bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
+    bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER))
+    pipeline = app.components.pipeline
+    answer = pipeline.answer
+
+    async def queued(question: Question) -> AnswerStream:
+        await notify_waiting(3, 42.0)
+        await notify_waiting(2, 30.0)  # within 10 s of the first: not shown
+        return await answer(question)
+
+    monkeypatch.setattr(pipeline, "answer", queued)
+    ts = slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {LEAVE_KO}")
+    (reply,) = await wait_answer(slack, CHANNEL, ts)
+
+    waiting = message("queue_position", "ko", position=3, seconds=42)
+    shown = [c for c in slack.calls() if waiting in str(c.args.get("text"))]
+    assert len(shown) == 1, "the place in line was not shown exactly once"
+    assert has_feedback(reply) and "20 days" in reply.text
+    assert len(bot_replies(slack, CHANNEL, ts)) == 1, "the place in line was left behind"
