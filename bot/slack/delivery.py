@@ -1,14 +1,17 @@
-"""Delivering an answer into a thread: stream it, or post and edit where streaming is refused.
+"""Delivering an answer into a thread: stream it, or post it, within Slack's budgets.
 
-Streaming uses slack_sdk's `chat_stream` (chat.startStream / appendStream / stopStream);
-the first text is flushed at once and the rest at least once a second, so the reader sees
-words early without one API call per token. Where Slack refuses streaming, the same text is
-posted with chat.postMessage and edited with chat.update at most about once a second.
-Long answers continue in a new message before Slack's limits, never rejected.
+Streaming uses slack_sdk's `chat_stream` (chat.startStream / appendStream / stopStream): the
+first text is flushed at once, the rest on a cadence that stretches with the number of open
+streams, so all of them together stay under chat.appendStream's budget. A stream is opened
+only when chat.startStream has a token now, and rolls over to a new message before Slack's
+5-minute lifetime. Otherwise (or where Slack refuses streaming, or into the placeholder the
+sign of work posted) the answer is posted with chat.postMessage and edited a few times when
+chat.update has tokens to spare. Whatever happens, the whole text and the footer arrive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +25,9 @@ from bot.slack.governor import Governor, Priority, Skipped, priority
 from bot.slack.render import SafeStream, section_blocks, split_text, to_mrkdwn
 
 log = logging.getLogger(__name__)
+
+#: Placeholder deletions still waiting for chat.delete's budget (a reference keeps them alive).
+_BACKGROUND: set[asyncio.Task[None]] = set()
 
 STREAM_MESSAGE_LIMIT = 11_000  # markdown_text limit is 12,000; keep a margin per message
 POST_MESSAGE_LIMIT = 3_500  # comfortable reading size per fallback message
@@ -336,18 +342,29 @@ class _Poster:
     async def finish(self, text: str, footer: list[dict[str, Any]]) -> None:
         self._text += text
         await self.add("")
+        placeholder = self._placeholder
+        # A one-message answer goes into the placeholder if chat.update has a token now,
+        # else below it (the placeholder is then deleted, in the background).
+        if (
+            placeholder is not None
+            and self._ts is None
+            and not self._delivered.timestamps
+            and (self._governor is None or self._governor.available("chat.update"))
+        ):
+            self._ts = placeholder
+            self._delivered.timestamps.append(placeholder)
         await self._show(final=True, blocks=footer)
-        if self._placeholder is not None and self._placeholder not in self._delivered.timestamps:
-            await self._take_away_placeholder()
+        if placeholder is not None and placeholder not in self._delivered.timestamps:
+            task = asyncio.create_task(self._take_away_placeholder(placeholder))
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
 
-    async def _take_away_placeholder(self) -> None:
-        """The answer was posted below the placeholder: delete it (cosmetic: if chat.delete
-        has no token now, it stays; the answer is there either way)."""
+    async def _take_away_placeholder(self, ts: str) -> None:
+        """The answer was posted below the placeholder: delete it. chat.delete serves nothing
+        else, so the call waits for its turn without holding up any answer."""
         try:
-            with priority(Priority.COSMETIC):
-                await self._client.chat_delete(
-                    channel=self._target.channel, ts=str(self._placeholder)
-                )
+            with priority(Priority.STREAM):
+                await self._client.chat_delete(channel=self._target.channel, ts=ts)
         except SlackApiError as exc:
             log.info("could not delete the placeholder", extra={"error": exc.response.get("error")})
 
