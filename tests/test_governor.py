@@ -163,3 +163,18 @@ def test_method_limits_parse_and_name_a_bad_entry() -> None:
     assert parse_method_limits(None) == {}
     with pytest.raises(ValueError, match=r"'chat\.update=lots'"):
         parse_method_limits("chat.update=lots")
+
+
+def test_a_bad_slack_method_limit_stops_start_up_with_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.config import load_settings
+    from bot.errors import ConfigError
+
+    monkeypatch.setenv("SLACK_METHOD_LIMITS", "chat.update=fast")
+    with pytest.raises(ConfigError, match=r"^SLACK_METHOD_LIMITS: 'chat\.update=fast'"):
+        load_settings(_env_file=None)
+    monkeypatch.setenv("SLACK_METHOD_LIMITS", "chat.update=30/min:5")
+    monkeypatch.setenv("SLACK_TASKS", "0")
+    with pytest.raises(ConfigError, match=r"^SLACK_TASKS"):
+        load_settings(_env_file=None)
