@@ -178,3 +178,18 @@ def test_a_bad_slack_method_limit_stops_start_up_with_one_line(
     monkeypatch.setenv("SLACK_TASKS", "0")
     with pytest.raises(ConfigError, match=r"^SLACK_TASKS"):
         load_settings(_env_file=None)
+
+
+async def test_thread_reads_get_one_call_a_minute_and_a_second_is_skipped_not_waited_for(
+    fake: FakeSlack,
+) -> None:
+    client = governed(fake, Governor())
+    parent = fake.add_message("C1", "U1", "q")
+    await client.conversations_replies(channel="C1", ts=parent, limit=15)
+    started = time.monotonic()
+
+    with pytest.raises(Skipped):
+        await client.conversations_replies(channel="C1", ts=parent, limit=15)
+
+    assert time.monotonic() - started < 0.5
+    assert len(fake.calls("conversations.replies")) == 1

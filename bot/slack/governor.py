@@ -69,6 +69,8 @@ TIER_4 = Budget(100, 20)
 
 #: Slack's published limits, as the bot budgets them. Slack publishes no burst sizes: these
 #: are small on purpose. assistant.threads.setStatus is "special" (unpublished): Tier 3 here.
+#: conversations.replies/history: the cap of apps not approved for the Slack Marketplace
+#: (1 a minute, since 2025); a Marketplace app can raise it with SLACK_METHOD_LIMITS.
 DEFAULT_BUDGETS: Mapping[str, tuple[Budget, ...]] = {
     "apps.connections.open": (TIER_1,),
     "chat.postMessage": (Budget(60, 3, per_channel=True), Budget(300, 30)),
@@ -81,8 +83,8 @@ DEFAULT_BUDGETS: Mapping[str, tuple[Budget, ...]] = {
     "chat.stopStream": (TIER_2,),
     "reactions.add": (TIER_3,),
     "reactions.remove": (TIER_2,),
-    "conversations.replies": (TIER_3,),
-    "conversations.history": (TIER_3,),
+    "conversations.replies": (Budget(1, 1),),
+    "conversations.history": (Budget(1, 1),),
     "conversations.info": (TIER_3,),
     "users.info": (TIER_4,),
     "assistant.threads.setStatus": (TIER_3,),
@@ -98,6 +100,9 @@ _DEFAULT_PRIORITY: Mapping[str, Priority] = {
     "chat.stopStream": Priority.ANSWER,
     "chat.appendStream": Priority.STREAM,
     "chat.update": Priority.STREAM,
+    # Reads whose caller does without (thread memory rebuilds): skipped, never waited for.
+    "conversations.replies": Priority.COSMETIC,
+    "conversations.history": Priority.COSMETIC,
     "reactions.add": Priority.COSMETIC,
     "reactions.remove": Priority.COSMETIC,
     "assistant.threads.setStatus": Priority.COSMETIC,
@@ -135,7 +140,9 @@ RATE_MARGIN = 0.8
 
 #: Not re-sent after a 429: the caller has a cheaper way (an answer is posted instead of
 #: streamed), better than waiting out the pause.
-CALLER_FALLS_BACK = frozenset({"chat.startStream"})
+CALLER_FALLS_BACK = frozenset(
+    {"chat.startStream", "conversations.replies", "conversations.history"}
+)
 
 #: How many times an answer's call is re-sent after a 429 (each after the method's pause).
 MAX_RATELIMITED_RETRIES = 3
