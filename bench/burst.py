@@ -158,7 +158,10 @@ def main() -> Result:
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
     result = Result("burst")
-    with stack(slack_limits=True) as s, ServeProcess(s) as app:
+    # The app's Pro budget matches the fake's quota (bot/flow.py reads it; ignored where the
+    # flow control is not in place yet).
+    budgets = {"BEDROCK_PRO_REQUESTS_PER_MINUTE": str(PRO_RPM)}
+    with stack(slack_limits=True) as s, ServeProcess(s, **budgets) as app:
         s.reset()
         PROFILE.apply(s.bedrock)
         script_models(s.bedrock)

@@ -11,13 +11,14 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, member_of
 from tests.fakes.slack_limits import RATE_LIMITS, TIER_2
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack() as server:
+        member_of(server, "C1", "C2", "G1")
         yield server
 
 
@@ -82,6 +83,7 @@ async def test_limits_go_back_to_slacks_tiers_on_reset(
 ) -> None:
     fake.unlimit("chat.postMessage")
     fake.reset()
+    member_of(fake, "C1")
     for _ in range(3):
         await client.chat_postMessage(channel="C1", text="x")
 

@@ -22,7 +22,7 @@ from bot.slack.governor import (
     parse_method_limits,
     priority,
 )
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, member_of
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,7 @@ def server() -> Iterator[FakeSlack]:
 @pytest.fixture
 def fake(server: FakeSlack) -> Iterator[FakeSlack]:
     server.reset()
+    member_of(server, "C1")
     yield server
     server.reset()
 

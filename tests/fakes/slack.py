@@ -436,6 +436,17 @@ def _inside_event_loop() -> bool:
     return True
 
 
+def member_of(fake: FakeSlack, *channels: str) -> None:
+    """Make the bot a member of `channels`, for tests that post there without an event.
+
+    Channel membership is modelled by its own part of the fake (``join``); where that part
+    is absent every conversation is open, and this does nothing."""
+    join = getattr(fake, "join", None)
+    for channel in channels:
+        if join is not None:
+            join(channel)
+
+
 # --------------------------------------------------------------------------- the fake
 
 
