@@ -144,9 +144,17 @@ def measure(s: Stack, asked: list[Outcome]) -> None:
             ended = max([last.last_activity, *(e.at for e in last.edits)])
             outcome.done_s = ended - outcome.asked_at
         outcome.placeholder_left = any(m.text in _WORKING for m in replies)
+        # Any message of this thread that said the place in line (posted or edited so).
+        mine = {m.ts for m in replies} | {
+            str(c.response.get("ts")) for c in thread_calls if c.method == "chat.postMessage"
+        }
         outcome.shown_place = any(
-            e.text.startswith(waiting) for m in replies for e in m.edits
-        ) or any(m.text.startswith(waiting) for m in replies)
+            str(c.args.get("text") or "").startswith(waiting)
+            for c in calls
+            if c.ok
+            and c.args.get("channel") == outcome.channel
+            and (c.args.get("thread_ts") == outcome.ts or c.args.get("ts") in mine)
+        )
 
 
 def main() -> Result:

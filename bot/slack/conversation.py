@@ -239,14 +239,14 @@ class Conversation:
                     target=target,
                     chunks=stream.draft(),
                     footer=lambda: context_blocks(label, ""),
-                    placeholder_ts=working.take_placeholder(),
+                    placeholder=working.take_placeholder,
                 )
             await deliver(
                 client=client,
                 target=target,
                 chunks=aiter(stream),
                 footer=partial(answer_footer, stream),
-                placeholder_ts=working.take_placeholder(),
+                placeholder=working.take_placeholder,
             )
             await self._remember(asked, thread_ts, stream)
         except Exception:

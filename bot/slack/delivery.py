@@ -36,6 +36,9 @@ UPDATE_INTERVAL_S = 1.0
 #: shared by every answer being posted.
 MAX_PROGRESS_EDITS = 3
 MAX_BLOCKS = 50
+#: Progress edits only use chat.update while this share of its burst is left: the rest is
+#: kept for final edits and for telling waiting askers their place in line.
+PROGRESS_SPARE = 0.5
 #: Ends the text of a posted answer while more is coming (the final edit drops it).
 WRITING_CURSOR = " ▍"
 #: Slack ends a stream about 5 minutes after chat.startStream; a new message starts before.
@@ -80,18 +83,24 @@ async def deliver(
     chunks: AsyncIterator[str],
     footer: Callable[[], list[dict[str, Any]]],
     allow_streaming: bool = True,
-    placeholder_ts: str | None = None,
+    placeholder: Callable[[], str | None] | None = None,
 ) -> Delivered:
     """Send `chunks` (raw model text) safely into the thread, then the footer blocks.
 
     `footer` is called once the text has ended (the sources depend on what was cited).
-    Streams only when Slack's chat.startStream budget has a token now; otherwise (or into
-    `placeholder_ts`, a message of ours the answer replaces) posts and edits. Whatever
-    happens to a stream, the whole text and the footer arrive.
+    Nothing is decided before the model's first words: the question may wait for its turn
+    at the model first, and meanwhile the sign of work may show its place in line. Then
+    `placeholder` gives the message of ours the answer replaces, if any; without one, the
+    answer streams when chat.startStream has a token now, and is posted otherwise.
+    Whatever happens to a stream, the whole text and the footer arrive.
     """
     safe = SafeStream()
     delivered = Delivered()
     governor = _governor(client)
+    source = aiter(chunks)
+    first = await anext(source, "")
+    placeholder_ts = placeholder() if placeholder is not None else None
+    chunks = _after(first, source)
     if (
         allow_streaming
         and placeholder_ts is None
@@ -124,6 +133,12 @@ async def deliver(
         await poster.add(safe.feed(chunk))
     await poster.finish(safe.flush(), footer())
     return delivered
+
+
+async def _after(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 class _StreamingRefused(Exception):
@@ -336,6 +351,11 @@ class _Poster:
             self._progressive
             and time.monotonic() - self._last_update >= UPDATE_INTERVAL_S
             and self._edits <= MAX_PROGRESS_EDITS
+            and (
+                self._ts is None
+                or self._governor is None
+                or self._governor.available("chat.update", spare=PROGRESS_SPARE)
+            )
         ):
             await self._show(final=False, blocks=None)
 

@@ -279,10 +279,14 @@ class Governor:
             buckets.append(bucket)
         return buckets
 
-    def available(self, method: str, channel: str | None = None) -> bool:
-        """Would a call of `method` go out right now, with no wait?"""
+    def available(self, method: str, channel: str | None = None, *, spare: float = 0.0) -> bool:
+        """Would a call of `method` go out right now, with no wait — leaving `spare` of its
+        burst (a share, 0..1) for others?"""
         now = self._clock()
-        return all(not b.waiters and b.delay(now) == 0 for b in self._bucket_list(method, channel))
+        return all(
+            not b.waiters and b.delay(now) == 0 and b.tokens >= 1.0 + spare * b.capacity
+            for b in self._bucket_list(method, channel)
+        )
 
     def try_take(self, method: str, channel: str | None = None) -> bool:
         """Take a token of `method` now if there is one (for a call made later, `prepaid`)."""
