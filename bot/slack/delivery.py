@@ -39,6 +39,10 @@ MAX_BLOCKS = 50
 #: Progress edits only use chat.update while this share of its burst is left: the rest is
 #: kept for final edits and for telling waiting askers their place in line.
 PROGRESS_SPARE = 0.5
+#: A finished answer goes into its placeholder (one chat.update) only while this share of
+#: chat.update's burst is left; otherwise it is posted below (chat.postMessage, whose budget
+#: is per channel) and the placeholder deleted, leaving chat.update to place-in-line notices.
+PLACEHOLDER_SPARE = 0.5
 #: Ends the text of a posted answer while more is coming (the final edit drops it).
 WRITING_CURSOR = " ▍"
 #: Slack ends a stream about 5 minutes after chat.startStream; a new message starts before.
@@ -369,7 +373,10 @@ class _Poster:
             placeholder is not None
             and self._ts is None
             and not self._delivered.timestamps
-            and (self._governor is None or self._governor.available("chat.update"))
+            and (
+                self._governor is None
+                or self._governor.available("chat.update", spare=PLACEHOLDER_SPARE)
+            )
         ):
             self._ts = placeholder
             self._delivered.timestamps.append(placeholder)

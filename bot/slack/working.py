@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 WORKING_REACTION = "eyes"
 POSITION_EVERY_S = 10.0
+#: Share of a budget's burst that must be left for a second or later place-in-line notice.
+LATER_NOTICE_SPARE = 0.5
 
 SetStatus = Callable[[str], Awaitable[Any]]
 
@@ -52,6 +54,7 @@ class Working:
     reaction: bool = False
     placeholder_ts: str | None = None
     consumed: bool = False
+    shown_place: bool = False
     last_position_at: float = field(default=-math.inf)
 
     @property
@@ -106,6 +109,16 @@ class Working:
         now = time.monotonic()
         if self.consumed or now - self.last_position_at < POSITION_EVERY_S:
             return
+        # The first notice takes any token; later ones only from a budget with room to
+        # spare, so that every waiting asker sees their place at least once.
+        governor = self._governor
+        method = "assistant.threads.setStatus" if self.set_status else "chat.update"
+        if (
+            self.shown_place
+            and governor is not None
+            and not governor.available(method, spare=LATER_NOTICE_SPARE)
+        ):
+            return
         self.last_position_at = now
         text = message(
             "queue_position", self.language, position=position, seconds=max(1, round(eta_s))
@@ -122,6 +135,8 @@ class Working:
                     await self._post_placeholder(text, Priority.COSMETIC)
         except SlackApiError as exc:
             log.info("could not show the place in line", extra={"error": _error(exc)})
+        else:
+            self.shown_place = True
 
     async def _remove_reaction(self) -> None:
         with prepaid() if self._governor is not None else contextlib.nullcontext():
