@@ -49,7 +49,7 @@ clean:
 
 ## bench: every benchmark (the real app against the fakes), then one table; a missed target
 ## exits 1 from its own bench-NAME target (bench/results/NAME.json has the details)
-BENCHMARKS := ack overhead concurrency memory retrieval cost language
+BENCHMARKS := ack overhead concurrency burst memory retrieval cost language
 .PHONY: bench $(addprefix bench-,$(BENCHMARKS))
 bench: $(STAMP)
 	-$(MAKE) --no-print-directory -k $(addprefix bench-,$(BENCHMARKS))

@@ -161,6 +161,29 @@ def script_models(
 # --- the stack: fakes, environment, sample index ----------------------------------------------
 
 
+#: The benchmarks that measure the app's own speed (ack, overhead, concurrency, memory, cost)
+#: run without Slack's rate limits: the fake's are off and the app's budgets raised to match,
+#: so pacing does not hide what they measure. `burst` runs with Slack's tiers on.
+UNLIMITED_SLACK = ",".join(
+    f"{method}=100000/min:10000"
+    for method in (
+        "apps.connections.open",
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.update",
+        "chat.delete",
+        "chat.startStream",
+        "chat.appendStream",
+        "chat.stopStream",
+        "reactions.add",
+        "reactions.remove",
+        "conversations.replies",
+        "users.info",
+        "assistant.threads.setStatus",
+    )
+)
+
+
 @dataclass
 class Stack:
     slack: FakeSlack
@@ -169,6 +192,7 @@ class Stack:
     workdir: Path
     index: Path
     state_table: str | None = None
+    slack_limits: bool = False
 
     def app_env(self, **extra: str) -> dict[str, str]:
         """The environment of `python -m bot serve`: loopback endpoints, dummy credentials."""
@@ -190,6 +214,8 @@ class Stack:
             # `--state memory` means memory (the default is now a SQLite file, and serve runs
             # in the repository: no state.db left there by a benchmark).
             env["STATE_BACKEND"] = "memory"
+        if not self.slack_limits:
+            env["SLACK_METHOD_LIMITS"] = UNLIMITED_SLACK
         return serve_env(
             self.slack,
             self.bedrock,
@@ -202,6 +228,7 @@ class Stack:
     def reset(self) -> None:
         """Forget recorded calls between phases (sockets stay up)."""
         self.slack.reset()
+        self.slack.limits_on = self.slack_limits
         self.bedrock.reset()
 
 
@@ -214,8 +241,10 @@ def _isolate_this_process(workdir: Path, bedrock: FakeBedrock) -> None:
 
 
 @contextlib.contextmanager
-def stack(*, state: str = "memory") -> Iterator[Stack]:
-    """Start the fakes (and moto for `state="dynamodb"`), build the sample index."""
+def stack(*, state: str = "memory", slack_limits: bool = False) -> Iterator[Stack]:
+    """Start the fakes (and moto for `state="dynamodb"`), build the sample index.
+
+    `slack_limits`: the Slack fake enforces Slack's rate tiers (off: see UNLIMITED_SLACK)."""
     workdir = Path(tempfile.mkdtemp(prefix="dualnova-bench-"))
     try:
         with contextlib.ExitStack() as stack_:
@@ -233,12 +262,20 @@ def stack(*, state: str = "memory") -> Iterator[Stack]:
                 moto = stack_.enter_context(MotoServer())
                 table = f"dualnova-bench-{uuid.uuid4().hex[:8]}"
                 moto.create_state_table(table)
-            yield Stack(slack, bedrock, moto, workdir, index, table)
+            slack.limits_on = slack_limits
+            yield Stack(slack, bedrock, moto, workdir, index, table, slack_limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 # --- the app as a process ---------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_status(pid: int) -> dict[str, int]:

@@ -2,8 +2,15 @@
 
 First the wall time of one question alone (median of a few), then 200 questions in five
 languages from 20 people posted in one burst: every question must get exactly one answer
-(no failure sentence, nothing lost), and the burst's wall time — first question posted to
-last answer finished — should stay within 1.3x the single question's.
+(no failure sentence, nothing lost). The target is the app's CPU per question — the serve
+process's user + system time over the burst, divided by the questions — at most 20 ms: the
+cost of Bolt, the Slack calls, three botocore calls and retrieval for one answer, which
+decides how many questions one task can take.
+
+Slack would never let 200 streams start in one workspace within a minute (chat.startStream
+is Tier 2: ~20 a minute), so the old "200 at once within 1.3x of one" target is retired: its
+wall-time ratio is still printed, without a target. Slack's rate limits are off here (see
+`bench.common.UNLIMITED_SLACK`); `bench.burst` measures a burst with them on.
 
     python -m bench.concurrency [--questions 200] [--state memory|dynamodb]
 """
@@ -21,6 +28,7 @@ from bench.common import (
     ServeProcess,
     Stack,
     ask,
+    cpu_seconds,
     finished,
     run,
     script_models,
@@ -30,7 +38,7 @@ from bench.common import (
 )
 from bench.questions import workload
 
-TARGET_RATIO = 1.3
+TARGET_CPU_MS = 20.0
 #: Pro streams the ~110-token answer in about 2 s: 0.5 s to the first token, then ~75 tok/s.
 PROFILE = LatencyProfile(pro_first_token_s=0.5, pro_tokens_per_s=75.0)
 
@@ -98,13 +106,21 @@ def main() -> Result:
         burst(s, 5)  # warm-up: connections, threads, lazily loaded models
         alone = single(s)
         smaller = {n: burst(s, n) for n in sweep}
+        cpu_before = cpu_seconds(app.pid)
         many = burst(s, args.questions)
+        cpu_ms = (cpu_seconds(app.pid) - cpu_before) * 1000 / args.questions
         status = app.status()
         problems = app.problems()
     ratio = many.wall_s / alone
     result.add("one question alone (wall)", f"{alone:.2f} s")
     result.add(f"{args.questions} at once (wall)", f"{many.wall_s:.2f} s")
-    result.add("ratio", f"{ratio:.2f}x", f"<= {TARGET_RATIO}x", ratio <= TARGET_RATIO)
+    result.add("ratio (retired target, informational)", f"{ratio:.2f}x")
+    result.add(
+        "app CPU per question (user + system)",
+        f"{cpu_ms:.1f} ms",
+        f"<= {TARGET_CPU_MS:.0f} ms",
+        cpu_ms <= TARGET_CPU_MS,
+    )
     result.add(
         "answered", f"{many.answered}/{args.questions}", "all", many.answered == args.questions
     )
@@ -123,6 +139,7 @@ def main() -> Result:
     result.add("errors logged by the app", str(len(problems)), "0", not problems)
     result.data = {
         "single_s": alone,
+        "cpu_ms_per_question": cpu_ms,
         "burst": many.__dict__,
         "sweep": {n: {"wall_s": b.wall_s, "answered": b.answered} for n, b in smaller.items()},
         "threads_after": status.get("Threads"),

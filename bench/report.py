@@ -6,7 +6,7 @@ import json
 
 from bench.common import RESULTS
 
-ORDER = ("ack", "overhead", "concurrency", "memory", "retrieval", "cost", "language")
+ORDER = ("ack", "overhead", "concurrency", "burst", "memory", "retrieval", "cost", "language")
 
 
 def main() -> int:

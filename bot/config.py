@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Slack's rate limits are per workspace: each of SLACK_TASKS tasks budgets 1/N of them
+    # (bot/slack/governor.py); SLACK_METHOD_LIMITS overrides a method's tier.
+    slack_tasks: int = Field(default=1, ge=1, le=1000)
+    slack_method_limits: str | None = None
+    slack_stream_max_seconds: float = Field(default=240.0, ge=1, le=290)
 
     # AWS / Bedrock
     aws_region: str = "us-east-1"
@@ -221,6 +226,14 @@ class Settings(BaseSettings):
             raise ValueError("dynamodb needs STATE_TABLE (the table name)")
         if value in ("sqlite", "memory") and table is not None:
             raise ValueError(f"{value} conflicts with STATE_TABLE={table}; unset one of them")
+        return value
+
+    @field_validator("slack_method_limits")
+    @classmethod
+    def _method_limits(cls, value: str | None) -> str | None:
+        from bot.slack_rates import parse_method_limits
+
+        parse_method_limits(value)
         return value
 
     @field_validator("prices")

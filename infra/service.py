@@ -131,7 +131,12 @@ class BotService(Construct):
                 # Build for Fargate's architecture even on an arm64 laptop.
                 platform=ecr_assets.Platform.LINUX_AMD64,
             ),
-            environment=dict(props.environment),
+            # Slack's rate limits are per workspace, shared by every task: each task budgets
+            # 1/N of them, N the most tasks that can run (scaling never breaks the limits).
+            environment={
+                **props.environment,
+                "SLACK_TASKS": str(max(props.desired_count, props.max_count)),
+            },
             secrets={
                 name: ecs.Secret.from_secrets_manager(secret)
                 for name, secret in props.secrets.items()

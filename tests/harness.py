@@ -209,6 +209,31 @@ def bot_replies(slack: FakeSlack, channel: str, thread_ts: str) -> list[Message]
     return [m for m in slack.messages(channel, thread_ts) if m.bot_id and m.ts != thread_ts]
 
 
+def _placeholder_texts() -> tuple[set[str], tuple[str, ...]]:
+    from bot.messages import available_languages, message
+
+    working = {message("working", lang) for lang in available_languages("working")}
+    waiting = tuple(
+        message("queue_position", lang, position=0, seconds=0).split("0")[0]
+        for lang in available_languages("queue_position")
+    )
+    return working, waiting
+
+
+_WORKING, _WAITING = _placeholder_texts()
+
+
+def is_placeholder(msg: Message) -> bool:
+    """Not an answer yet: the sign of work (or place in line) the bot posts when 👀 has no
+    budget, or a posted answer still being written (it ends with the writing cursor). The
+    answer replaces both, so a test waiting for it does not stop at them."""
+    from bot.slack.delivery import WRITING_CURSOR
+
+    return (
+        msg.text in _WORKING or msg.text.startswith(_WAITING) or msg.text.endswith(WRITING_CURSOR)
+    )
+
+
 def block_types(msg: Message) -> list[str]:
     return [b["type"] for b in msg.blocks or []]
 
@@ -254,6 +279,8 @@ async def _wait_finished(
 ) -> list[Message]:
     def done() -> list[Message] | None:
         replies = [m for m in bot_replies(slack, channel, thread_ts) if not m.streaming]
+        if any(is_placeholder(m) for m in replies):
+            return None
         return replies if sum(1 for m in replies if counts(m)) >= count else None
 
     return await slack.wait_for_async(done, timeout)

@@ -16,6 +16,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.commands import Commands
 from bot.slack.conversation import Asked, Conversation
 from bot.slack.dualnova_command import DualnovaCommand
+from bot.slack.governor import GovernedApp
 from bot.slack.inflight import InFlight
 from bot.slack.settings_store import SettingsStore, load_channel_settings
 from bot.state import StateStore
@@ -52,7 +53,7 @@ def build_app(
     access: AccessPolicy,
     inflight: InFlight,
 ) -> AsyncApp:
-    app = AsyncApp(
+    app = GovernedApp(
         client=client,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("slack_bolt"),

@@ -24,6 +24,7 @@ from bot.language import LanguageDetector
 from bot.messages import message, native_name
 from bot.pipeline import AnswerStream, Pipeline
 from bot.preferences import parse_language_request
+from bot.progress import on_wait
 from bot.slack import thread_memory
 from bot.slack.access import AccessPolicy
 from bot.slack.addressing import addressed_to_bot
@@ -39,12 +40,12 @@ from bot.slack.render import (
     translation_block,
 )
 from bot.slack.settings_store import SettingsStore
+from bot.slack.working import Working
 from bot.state import MemoryStateStore, StateError, StateStore
 from kernel.models import Answer, Question, Turn
 
 log = logging.getLogger(__name__)
 
-WORKING_REACTION = "eyes"
 DEDUPE_TTL_S = 2 * 3600  # Slack redelivers for minutes; keep keys well past that
 THREAD_TTL_S = 30 * 24 * 3600
 ANSWER_RECORD_TTL_S = 7 * 24 * 3600
@@ -234,7 +235,9 @@ class Conversation:
         text = strip_mentions(asked.text)
         detected = self._detector.detect(text)
         language = detected.language
-        await self._show_working(client, asked, set_status, language)
+        working = Working(client, asked.channel, asked.ts, thread_ts, language, set_status)
+        await working.show()
+        waiting = on_wait.set(working.on_wait)
         stream: AnswerStream | None = None
         try:
             if await self._maybe_set_language(client, asked, text, thread_ts):
@@ -295,12 +298,14 @@ class Conversation:
                     target=target,
                     chunks=stream.draft(),
                     footer=lambda: context_blocks(label, ""),
+                    placeholder=working.take_placeholder,
                 )
             delivered = await deliver(
                 client=client,
                 target=target,
                 chunks=aiter(stream),
                 footer=partial(answer_footer, stream),
+                placeholder=working.take_placeholder,
             )
             try:
                 await self._remember(asked, thread_ts, stream)
@@ -316,11 +321,12 @@ class Conversation:
                 )
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
-            await self._say_failure(
-                client, asked.channel, thread_ts, stream.language if stream else language
-            )
+            failed_in = stream.language if stream else language
+            if not await working.replace_with(message("error", failed_in)):
+                await self._say_failure(client, asked.channel, thread_ts, failed_in)
         finally:
-            await self._clear_working(client, asked, set_status)
+            on_wait.reset(waiting)
+            await working.clear()
 
     async def _maybe_set_language(
         self, client: AsyncWebClient, asked: Asked, text: str, thread_ts: str
@@ -368,34 +374,6 @@ class Conversation:
                 if detection.method in ("script", "model"):
                     return detection.language
         return None
-
-    async def _show_working(
-        self, client: AsyncWebClient, asked: Asked, set_status: SetStatus | None, language: str
-    ) -> None:
-        try:
-            if set_status is not None:
-                await set_status(message("working", language))
-            else:
-                await client.reactions_add(
-                    channel=asked.channel, timestamp=asked.ts, name=WORKING_REACTION
-                )
-        except SlackApiError as exc:
-            log.warning(
-                "could not show the working sign", extra={"error": exc.response.get("error")}
-            )
-
-    async def _clear_working(
-        self, client: AsyncWebClient, asked: Asked, set_status: SetStatus | None
-    ) -> None:
-        try:
-            if set_status is not None:
-                await set_status("")
-            else:
-                await client.reactions_remove(
-                    channel=asked.channel, timestamp=asked.ts, name=WORKING_REACTION
-                )
-        except SlackApiError as exc:
-            log.info("could not clear the working sign", extra={"error": exc.response.get("error")})
 
     async def _say_failure(
         self, client: AsyncWebClient, channel: str, thread_ts: str, language: str

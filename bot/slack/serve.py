@@ -26,11 +26,7 @@ from typing import Any, TypeVar
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
@@ -42,7 +38,14 @@ from bot.health import write_health
 from bot.observer import build_observer
 from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
+from bot.slack.governor import (
+    DEFAULT_BUDGETS,
+    GovernedClient,
+    Governor,
+    IdempotentServerErrorRetryHandler,
+)
 from bot.slack.inflight import InFlight
+from bot.slack_rates import parse_method_limits
 from bot.state import StateStore
 from bot.state_factory import open_state_store
 from bot.wiring import Components, build
@@ -63,23 +66,37 @@ GIL_SWITCH_S = 0.001
 SLACK_CONNECTIONS = 64
 
 
+def governor(settings: Settings) -> Governor:
+    """Slack's budgets (with SLACK_METHOD_LIMITS applied), this task's share of them."""
+    budgets = {**DEFAULT_BUDGETS, **parse_method_limits(settings.slack_method_limits)}
+    return Governor(
+        budgets, tasks=settings.slack_tasks, stream_max_s=settings.slack_stream_max_seconds
+    )
+
+
 def web_client(
-    settings: Settings, token: str, *, session: aiohttp.ClientSession | None = None
-) -> AsyncWebClient:
-    """The Web API client: base URL from SLACK_API_URL; waits out `ratelimited` (Retry-After).
+    settings: Settings,
+    token: str | None,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    governed_by: Governor | None = None,
+) -> GovernedClient:
+    """The Web API client: base URL from SLACK_API_URL, every call paced by the governor
+    (which also waits out a 429's Retry-After); server errors are retried only for methods
+    that are safe to send twice.
 
     Pass a `session` to reuse connections: without one, slack_sdk opens (and closes) a new
     HTTP session and TCP connection for every call.
     """
-    return AsyncWebClient(
+    return GovernedClient(
         token=token,
         base_url=settings.slack_api_url,
         timeout=30,
         session=session,
+        governor=governed_by or governor(settings),
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
+            IdempotentServerErrorRetryHandler(max_retry_count=2),
         ],
     )
 
@@ -137,11 +154,11 @@ class SocketLink:
     """
 
     def __init__(
-        self, app: AsyncApp, *, app_token: str, api_url: str, ping_interval: float
+        self, app: AsyncApp, *, app_token: str, settings: Settings, ping_interval: float
     ) -> None:
         self._app = app
         self._app_token = app_token
-        self._api_url = api_url
+        self._settings = settings
         self._ping_interval = ping_interval
         self._main: asyncio.AbstractEventLoop | None = None
         self._loop = asyncio.new_event_loop()
@@ -161,16 +178,9 @@ class SocketLink:
         await self._on_socket_loop(self._connect())
 
     async def _connect(self) -> None:
-        # The Web API client of the socket thread only opens connections (app token).
-        web = AsyncWebClient(
-            base_url=self._api_url,
-            timeout=30,
-            retry_handlers=[
-                AsyncConnectionErrorRetryHandler(max_retry_count=2),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-                AsyncServerErrorRetryHandler(max_retry_count=2),
-            ],
-        )
+        # The Web API client of the socket thread only opens connections (app token,
+        # Tier 1): governed too, by a governor of this loop's own.
+        web = web_client(self._settings, None)
         client = _EarlyAckClient(
             app_token=self._app_token,
             logger=self._app.logger,
@@ -285,7 +295,7 @@ async def start(
     link = SocketLink(
         app,
         app_token=app_token,
-        api_url=settings.slack_api_url,
+        settings=settings,
         ping_interval=settings.socket_ping_seconds,
     )
     try:

@@ -27,6 +27,11 @@ channels) or ``channel_not_found`` (private channels, DMs, group DMs), while a c
 action's ``response_url`` needs no membership (30 minutes, 5 uses). ``add_mpim`` declares a
 group DM; ``non_marketplace`` caps conversations.replies/history at 1/min and 15 messages.
 
+Slack's limits are on by default (``tests/fakes/slack_limits.py``): every method's rate tier
+(HTTP 429 + ``Retry-After``), the scopes of the app manifest (``missing_scope``) and a
+stream's five-minute lifetime. ``set_limit`` / ``unlimit`` change one method for a test;
+``ratelimited()`` counts the 429s by method.
+
 Not modelled: events for the bot's own posts, message_changed/deleted events and files.
 
 The server runs in its own thread and event loop, so one fake serves sync tests, async
@@ -58,6 +63,13 @@ from aiohttp import WSMsgType, web
 from slack_sdk.models.blocks import blocks as _sdk_blocks
 
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.slack_limits import (
+    MANIFEST_SCOPES,
+    STREAM_LIFETIME_S,
+    Limit,
+    RateLimiter,
+    needed_scope,
+)
 
 T = TypeVar("T")
 Args = dict[str, Any]
@@ -242,15 +254,17 @@ class SlackApiFault(Exception):
         status: int = 200,
         messages: list[str] | None = None,
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
         self.messages = messages or []
         self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"ok": False, "error": self.error}
+        body: dict[str, Any] = {"ok": False, "error": self.error, **self.extra}
         if self.messages:
             body["response_metadata"] = {"messages": self.messages}
         return body
@@ -442,6 +456,17 @@ def _inside_event_loop() -> bool:
     return True
 
 
+def member_of(fake: FakeSlack, *channels: str) -> None:
+    """Make the bot a member of `channels`, for tests that post there without an event.
+
+    Channel membership is modelled by its own part of the fake (``join``); where that part
+    is absent every conversation is open, and this does nothing."""
+    join = getattr(fake, "join", None)
+    for channel in channels:
+        if join is not None:
+            join(channel)
+
+
 # --------------------------------------------------------------------------- the fake
 
 
@@ -460,6 +485,9 @@ class FakeSlack(LoopbackServer):
       answers ``channel_type_not_supported``.
     - ``strict_threads``: a ``thread_ts`` that names no stored message -> ``thread_not_found``.
     - ``stream_timeout_s``: idle streams expire (then ``message_not_in_streaming_state``).
+    - ``stream_lifetime_s``: streams end this long after chat.startStream, however often
+      they are appended to (Slack: about 5 minutes).
+    - ``limits_on``: False switches every rate limit off (``set_limit`` for one method).
     - ``auto_redeliver``: resend unacked events_api envelopes after ``ack_timeout_s``, with
       ``retry_attempt`` + 1 and ``retry_reason="timeout"``, up to 3 times, as Slack does.
     """
@@ -473,8 +501,7 @@ class FakeSlack(LoopbackServer):
         app_id: str = "A1",
         bot_token: str = "xoxb-test",
         app_token: str = "xapp-test",
-        scopes: str = "app_mentions:read,chat:write,channels:history,groups:history,"
-        "im:history,reactions:write,users:read,assistant:write",
+        scopes: str = MANIFEST_SCOPES,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -530,6 +557,9 @@ class FakeSlack(LoopbackServer):
             self.refuse_streaming: bool | set[str] = False
             self.strict_threads = True
             self.stream_timeout_s: float | None = None
+            self.stream_lifetime_s: float = STREAM_LIFETIME_S
+            self.limits_on = True
+            self._limiter = RateLimiter(time.monotonic)
             self.auto_redeliver = False
             self.ack_timeout_s = 3.0
             self.users.clear()
@@ -621,6 +651,28 @@ class FakeSlack(LoopbackServer):
         """Enforce a sliding-window limit (e.g. chat.update 50/min) with real 429 replies."""
         with self._lock:
             self._windows[method] = _Window(calls, per_s, per_channel)
+
+    def set_limit(
+        self, method: str, per_minute: float, burst: int, *, per_channel: bool = False
+    ) -> None:
+        """Replace `method`'s rate limits (Slack's tier by default) with one token bucket."""
+        with self._lock:
+            self._limiter.set(method, (Limit(per_minute, burst, per_channel),))
+
+    def unlimit(self, *methods: str) -> None:
+        """No rate limit for `methods` (a test that is about something else)."""
+        with self._lock:
+            for method in methods:
+                self._limiter.set(method, ())
+
+    def ratelimited(self) -> dict[str, int]:
+        """How many calls of each method were answered HTTP 429."""
+        with self._lock:
+            counts: dict[str, int] = {}
+            for call in self._calls:
+                if call.status == 429:
+                    counts[call.method] = counts.get(call.method, 0) + 1
+            return counts
 
     def latency(self, method: str, seconds: float) -> None:
         """Delay every reply of ``method`` (0 removes the delay)."""
@@ -1272,7 +1324,9 @@ class FakeSlack(LoopbackServer):
             if handler is None:
                 raise SlackApiFault("unknown_method")
             self._authorize(method, token)
+            self._check_scope(method, args)
             self._apply_faults(method, args)
+            self._apply_tier(method, args)
             return 200, headers, {"ok": True, **handler(args)}
         except SlackApiFault as fault:
             return fault.status, {**headers, **fault.headers}, fault.body()
@@ -1313,6 +1367,21 @@ class FakeSlack(LoopbackServer):
                 "ratelimited", status=429, headers={"Retry-After": str(retry_after)}
             )
         hits.append(now)
+
+    def _check_scope(self, method: str, args: Args) -> None:
+        granted = {s.strip() for s in self.scopes.split(",") if s.strip()}
+        needed = needed_scope(method, _opt_str(args, "channel"), granted)
+        if needed is not None:
+            raise SlackApiFault("missing_scope", extra={"needed": needed, "provided": self.scopes})
+
+    def _apply_tier(self, method: str, args: Args) -> None:
+        if not self.limits_on:
+            return
+        retry_after = self._limiter.take(method, _opt_str(args, "channel"))
+        if retry_after is not None:
+            raise SlackApiFault(
+                "ratelimited", status=429, headers={"Retry-After": str(retry_after)}
+            )
 
     # ----------------------------------------------------------------- state helpers (locked)
 
@@ -1407,8 +1476,11 @@ class FakeSlack(LoopbackServer):
 
     def _streaming(self, message: Message) -> None:
         timeout = self.stream_timeout_s
-        idle = time.monotonic() - message.last_activity
+        now = time.monotonic()
+        idle = now - message.last_activity
         if message.streaming and timeout is not None and idle > timeout:
+            message.streaming = False
+        if message.streaming and now - message.created_at > self.stream_lifetime_s:
             message.streaming = False
         if not message.streaming:
             raise SlackApiFault("message_not_in_streaming_state")

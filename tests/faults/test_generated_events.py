@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from bot.config import Settings
 from bot.slack.serve import Running
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
 from tests.faults.conftest import ANSWER, settle
-from tests.harness import LEAVE_EN, MENTION, micro, wait_replies
+from tests.harness import LEAVE_EN, MENTION, micro, slack_app_settings, wait_replies
 
 EVENTS_PER_EXAMPLE = 20
 EXAMPLES = 50  # x 20 = 1,000 events
@@ -182,6 +184,40 @@ def errors() -> Iterator[ErrorRecords]:
     root.addHandler(handler)
     yield handler
     root.removeHandler(handler)
+
+
+#: 1,000 events into five conversations within two minutes: far more than Slack lets any
+#: app answer in that time (one message a second per channel, chat.update 50 a minute). This
+#: test is about handling every kind of event without a crash or a lost reply, not about
+#: pacing (tests/faults/test_slack_limits.py is): the fake's limits are off for it, and the
+#: app's budgets raised to match.
+UNLIMITED = ",".join(
+    f"{method}=6000/min:500"
+    for method in (
+        "chat.postMessage",
+        "chat.update",
+        "chat.delete",
+        "chat.startStream",
+        "chat.appendStream",
+        "chat.stopStream",
+        "reactions.add",
+        "reactions.remove",
+        "users.info",
+    )
+)
+
+
+@pytest.fixture
+def app_settings(
+    settings: Settings,  # the sample index, in the environment
+    slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_env: Path,
+) -> Settings:
+    slack.limits_on = False
+    return slack_app_settings(
+        monkeypatch, slack, aws_env, SOCKET_PING_SECONDS="0.5", SLACK_METHOD_LIMITS=UNLIMITED
+    )
 
 
 @pytest.fixture

@@ -181,6 +181,8 @@ def test_container_environment_follows_the_configuration_contract(synthesis: Syn
         "SHUTDOWN_GRACE_SECONDS": "60",
         "RETRIEVER": "bedrock-kb",
         "KNOWLEDGE_BASE_ID": "KB12345678",
+        # Slack's limits are per workspace: each of up to max_count=4 tasks budgets 1/4.
+        "SLACK_TASKS": "4",
     }
 
 

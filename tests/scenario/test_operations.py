@@ -29,6 +29,7 @@ from tests.harness import (
     MENTION,
     bot_replies,
     command_reply,
+    is_placeholder,
     micro,
     wait_answer,
 )
@@ -65,7 +66,11 @@ async def reply_to(slack: FakeSlack, channel: str, ts: str) -> Message:
     """The bot's finished reply, feedback buttons or not (a refusal has none)."""
 
     def done() -> Message | None:
-        replies = [m for m in bot_replies(slack, channel, ts) if not m.streaming and m.text]
+        replies = [
+            m
+            for m in bot_replies(slack, channel, ts)
+            if not m.streaming and m.text and not is_placeholder(m)
+        ]
         return replies[-1] if replies else None
 
     return await slack.wait_for_async(done, 15)

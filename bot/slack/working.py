@@ -1,0 +1,175 @@
+"""The sign of work every asker sees at once, and their place in line while they wait.
+
+Budgets decide the sign: 👀 costs a reactions.add (Tier 3, ~50/min) and later a
+reactions.remove (Tier 2, ~20/min), so a burst of 100 questions a minute cannot all get one.
+When either budget has no token right now, the sign is a placeholder message in the thread
+("Looking through the documents…", one chat.postMessage, whose budget is per channel) that
+the answer then replaces. In the assistant panel the sign is the thread's status.
+
+While the question waits for a model (`bot.progress.on_wait`), the place in line is shown in
+the asker's language: in the status, or in the placeholder (posted then if there was none),
+at most every `POSITION_EVERY_S` and only when the budget has a token to spare.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.messages import message
+from bot.slack.governor import Governor, Priority, prepaid, priority
+
+log = logging.getLogger(__name__)
+
+WORKING_REACTION = "eyes"
+POSITION_EVERY_S = 10.0
+#: Share of a budget's burst that must be left for a second or later place-in-line notice.
+LATER_NOTICE_SPARE = 0.5
+
+SetStatus = Callable[[str], Awaitable[Any]]
+
+
+def _error(exc: SlackApiError) -> Any:
+    return exc.response.get("error")
+
+
+@dataclass
+class Working:
+    """The sign shown for one question, and what clearing it takes."""
+
+    client: AsyncWebClient
+    channel: str
+    ts: str
+    thread_ts: str
+    language: str
+    set_status: SetStatus | None = None
+    reaction: bool = False
+    placeholder_ts: str | None = None
+    consumed: bool = False
+    shown_place: bool = False
+    last_position_at: float = field(default=-math.inf)
+
+    @property
+    def _governor(self) -> Governor | None:
+        governor = getattr(self.client, "governor", None)
+        return governor if isinstance(governor, Governor) else None
+
+    async def show(self) -> None:
+        """👀, the status, or a placeholder: whichever the budgets allow now."""
+        try:
+            if self.set_status is not None:
+                await self.set_status(message("working", self.language))
+                return
+            governor = self._governor
+            # The removal's token is taken now: every 👀 added can be taken away again.
+            if governor is None or (
+                governor.available("reactions.add", self.channel)
+                and governor.try_take("reactions.remove", self.channel)
+            ):
+                self.reaction = True
+                await self.client.reactions_add(
+                    channel=self.channel, timestamp=self.ts, name=WORKING_REACTION
+                )
+                return
+        except SlackApiError as exc:
+            log.warning("could not show the working sign", extra={"error": _error(exc)})
+            self.reaction = False
+            if self.set_status is not None:
+                return
+        await self._post_placeholder(message("working", self.language), Priority.ANSWER)
+
+    async def _post_placeholder(self, text: str, level: Priority) -> None:
+        try:
+            with priority(level):
+                response = await self.client.chat_postMessage(
+                    channel=self.channel, thread_ts=self.thread_ts, text=text
+                )
+        except SlackApiError as exc:
+            log.warning("could not post the placeholder", extra={"error": _error(exc)})
+            return
+        self.placeholder_ts = str(response["ts"])
+
+    def take_placeholder(self) -> str | None:
+        """The placeholder, for the answer to replace (once)."""
+        if self.consumed or self.placeholder_ts is None:
+            return None
+        self.consumed = True
+        return self.placeholder_ts
+
+    async def on_wait(self, position: int, eta_s: float) -> None:
+        """`bot.progress` listener: show the place in line (cosmetic: skipped when short)."""
+        now = time.monotonic()
+        if self.consumed or now - self.last_position_at < POSITION_EVERY_S:
+            return
+        # The first notice takes any token; later ones only from a budget with room to
+        # spare, so that every waiting asker sees their place at least once.
+        governor = self._governor
+        method = "assistant.threads.setStatus" if self.set_status else "chat.update"
+        if (
+            self.shown_place
+            and governor is not None
+            and not governor.available(method, spare=LATER_NOTICE_SPARE)
+        ):
+            return
+        self.last_position_at = now
+        text = message(
+            "queue_position", self.language, position=position, seconds=max(1, round(eta_s))
+        )
+        try:
+            with priority(Priority.COSMETIC):
+                if self.set_status is not None:
+                    await self.set_status(text)
+                elif self.placeholder_ts is not None:
+                    await self.client.chat_update(
+                        channel=self.channel, ts=self.placeholder_ts, text=text
+                    )
+                else:
+                    await self._post_placeholder(text, Priority.COSMETIC)
+        except SlackApiError as exc:
+            log.info("could not show the place in line", extra={"error": _error(exc)})
+        else:
+            self.shown_place = True
+
+    async def _remove_reaction(self) -> None:
+        with prepaid() if self._governor is not None else contextlib.nullcontext():
+            await self.client.reactions_remove(
+                channel=self.channel, timestamp=self.ts, name=WORKING_REACTION
+            )
+
+    async def replace_with(self, text: str) -> bool:
+        """Turn an unused placeholder into `text` (a failure sentence); False if none."""
+        ts = self.take_placeholder()
+        if ts is None:
+            return False
+        try:
+            with priority(Priority.ANSWER):
+                await self.client.chat_update(channel=self.channel, ts=ts, text=text)
+        except SlackApiError as exc:
+            log.warning("could not update the placeholder", extra={"error": _error(exc)})
+            return False
+        return True
+
+    async def clear(self) -> None:
+        """Take the sign away: 👀 removed, the status cleared, an unused placeholder deleted."""
+        placeholder = self.take_placeholder()
+        steps: list[Callable[[], Awaitable[Any]]] = []
+        status = self.set_status
+        if status is not None:
+            steps.append(lambda: status(""))
+        if self.reaction:
+            steps.append(self._remove_reaction)
+        if placeholder is not None:
+            steps.append(lambda: self.client.chat_delete(channel=self.channel, ts=placeholder))
+        for step in steps:
+            try:
+                await step()
+            except SlackApiError as exc:
+                log.info("could not clear the working sign", extra={"error": _error(exc)})
