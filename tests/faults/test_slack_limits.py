@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from bot.models import Question
 
 from bot.config import Settings
 from bot.messages import message
 from bot.pipeline import AnswerStream
 from bot.progress import notify_waiting
 from bot.slack.serve import Running
+from kernel.models import Question
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
 from tests.faults.conftest import ANSWER, CHANNEL, LEAVE_KO, settle, start_app
