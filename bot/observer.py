@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
@@ -27,10 +26,6 @@ from bot.state import StateStore
 from bot.usage import PriceTable, QuestionUsage, UsageLedger, log_usage, usage_of
 
 log = logging.getLogger(__name__)
-
-#: Questions admitted but not yet finished, remembered for who/where (bounded: a question
-#: whose stream was never read to the end must not leak).
-_PENDING_MAX = 10_000
 
 
 @runtime_checkable
@@ -57,12 +52,8 @@ class Operations:
         self.budgets = budgets
         self.ledger = ledger
         self._metrics = metrics
-        self._pending: OrderedDict[str, Question] = OrderedDict()
 
     async def admit(self, question: Question, language: str) -> str | None:
-        self._pending[question.question_id] = question
-        while len(self._pending) > _PENDING_MAX:
-            self._pending.popitem(last=False)
         refusal = await self.budgets.admit(question)
         if refusal is None:
             return None
@@ -77,10 +68,8 @@ class Operations:
         )
         return message(f"budget_{refusal.scope}", language, time=format_reset(refusal.resets_at))
 
-    async def finished(self, answer: Answer) -> None:
-        question = self._pending.pop(answer.question_id, None)
-        user_id = question.user_id if question else None
-        channel_id = question.channel_id if question else None
+    async def finished(self, question: Question, answer: Answer) -> None:
+        user_id, channel_id = question.user_id, question.channel_id
         usage = usage_of(answer, self._prices, user_id=user_id, channel_id=channel_id)
         log_usage(usage)
         if self._metrics is not None:

@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.answer import Translator
 from bot.chinese import HANS, HANT, is_chinese, normalize_code
 from bot.errors import ModelError
 from bot.glossary import GlossarySource, GlossaryTerm
@@ -22,7 +23,7 @@ from bot.slack.dualnova_command import DualnovaCommand, Invocation
 from bot.slack.render import neutralize, to_mrkdwn
 from bot.slack.settings_store import SettingsStore
 from bot.state import StateStore
-from bot.wiring import Components
+from retrieval.handle import IndexHandle
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,14 @@ def register(
     app: AsyncApp,
     dualnova: DualnovaCommand,
     *,
-    components: Components,
+    admins: set[str],
+    glossary: GlossarySource,
+    index: IndexHandle,
+    translator: Translator | None,
     state: StateStore,
     prefs: SettingsStore,
     user_language: UserLanguage,
 ) -> None:
-    glossary = components.glossary
-    admins = set(components.settings.admin_user_ids)
 
     async def language(call: Invocation) -> str:
         code = normalize_code(call.args[0]) if call.args else ""  # zh-hant, zh-TW -> zh-Hant
@@ -135,8 +137,7 @@ def register(
         await ack()
         value = json.loads(body["actions"][0].get("value") or "{}")
         target, number = str(value.get("l") or "en"), value.get("k")
-        node = components.index.current().node(str(value.get("n") or ""))
-        translator = components.pipeline.translator
+        node = index.current().node(str(value.get("n") or ""))
         if node is None or translator is None:
             await respond(
                 response_type="ephemeral", replace_original=False, text=message("error", target)

@@ -19,7 +19,6 @@ from bot.observer import FeedbackSink
 from bot.slack.dualnova_command import DualnovaCommand, Invocation
 from bot.state import StateStore
 from bot.usage import UsageLedger, UsageSummary, format_tokens, format_usd, utc_day
-from bot.wiring import Components
 
 FEEDBACK_ACTIONS = {
     "feedback_up": "up",
@@ -33,7 +32,7 @@ def register(
     app: AsyncApp,
     dualnova: DualnovaCommand,
     *,
-    components: Components,
+    observer: object,
     state: StateStore,
     clock: Callable[[], float] = time.time,
 ) -> None:
@@ -45,7 +44,7 @@ def register(
         return usage_message(today=today, month=month, now=now)
 
     dualnova.register("usage", usage, usage="usage", admin_only=True)
-    app.middleware(feedback_metrics(lambda: components.pipeline.observer))
+    app.middleware(feedback_metrics(lambda: observer))
 
 
 def feedback_metrics(observer: Callable[[], object]) -> Callable[..., Awaitable[Any]]:
