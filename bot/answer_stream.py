@@ -19,7 +19,7 @@ from bot.answer import Translator
 from bot.answer_language import AnswerLanguageGuard
 from bot.errors import ModelBusy, ModelError, ModelThrottled, OutputLimitReached, StreamInterrupted
 from bot.localizer import Localizer
-from bot.messages import message, native_name
+from bot.messages import MessageKey, message, native_name
 from bot.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class AnswerStream:
                 yield delta
         except StreamInterrupted as exc:
             self.status = "incomplete"
-            key = "answer_cut" if isinstance(exc, OutputLimitReached) else "incomplete"
+            key: MessageKey = "answer_cut" if isinstance(exc, OutputLimitReached) else "incomplete"
             marker = "\n\n" + await self._say(key)
         except ModelError as exc:
             self.status = "failed"
@@ -226,7 +226,7 @@ class AnswerStream:
             self._parts.append(marker)
             yield marker
 
-    async def _say(self, key: str, **values: object) -> str:
+    async def _say(self, key: MessageKey, **values: object) -> str:
         return await self._tools.localizer.message(
             key, self.language, on_call=self.record_call, name=native_name(self.language), **values
         )
@@ -306,7 +306,7 @@ class AnswerStream:
         )
 
 
-def failure_key(exc: ModelError) -> tuple[str, dict[str, object]]:
+def failure_key(exc: ModelError) -> tuple[MessageKey, dict[str, object]]:
     """The catalogue key (and its values) of what the asker reads when a model call failed:
     busy with a time to come back, busy, or the model is unreachable."""
     if isinstance(exc, ModelBusy):

@@ -27,7 +27,7 @@ from bot.errors import ModelBusy, ModelError
 from bot.flow import FlowControl
 from bot.glossary import Glossary
 from bot.messages import language_name
-from bot.models import ModelCall, Turn
+from bot.models import Intent, ModelCall, Turn
 from bot.prompts import system_message
 from bot.tokens import estimate_tokens
 
@@ -45,7 +45,7 @@ class CondenseReply(BaseModel):
     """The JSON Micro must return."""
 
     standalone_question: str = Field(min_length=1, max_length=2000)
-    intent: Literal["question", "greeting", "thanks", "other"] = "question"
+    intent: Intent = "question"
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Routing:
     """What retrieval should search for, and what it cost."""
 
     standalone_question: str
-    intent: str
+    intent: Intent
     translated: bool
     call: ModelCall | None
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.bedrock import converse_llm
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.eval_judge import MicroJudge
@@ -21,6 +22,7 @@ from bot.eval_score import ItemResult, score_item, slices, summarize
 from bot.eval_set import EvalItem, GoldenSet, LineError
 from bot.models import ModelCall, Passage, Question
 from bot.usage import PriceTable, usage_of
+from bot.wiring import build
 from retrieval.retriever import Retriever
 
 log = logging.getLogger(__name__)
@@ -143,9 +145,6 @@ async def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalRun:
     """Run and score every item of `golden` (sequentially: latency numbers stay per question)."""
-    from bot.bedrock import converse_llm
-    from bot.wiring import build
-
     recorder: list[RecordingRetriever] = []
 
     def wrap(inner: Retriever) -> Retriever:

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.budget import BudgetLimits, Budgets, format_reset
 from bot.config import Settings
-from bot.messages import message
+from bot.messages import MessageKey, message
 from bot.metrics import EmfMetrics, Write, stdout_writer
 from bot.models import Answer, Question
 from bot.pipeline import PipelineObserver
@@ -66,7 +66,8 @@ class Operations:
                 "scope": refusal.scope,
             },
         )
-        return message(f"budget_{refusal.scope}", language, time=format_reset(refusal.resets_at))
+        key: MessageKey = "budget_user" if refusal.scope == "user" else "budget_channel"
+        return message(key, language, time=format_reset(refusal.resets_at))
 
     async def finished(self, question: Question, answer: Answer) -> None:
         user_id, channel_id = question.user_id, question.channel_id

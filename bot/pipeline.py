@@ -32,6 +32,7 @@ from bot.flow import asker
 from bot.glossary import Glossary
 from bot.language import LanguageDetector
 from bot.localizer import Localizer
+from bot.messages import MessageKey
 from bot.models import ModelCall, Passage, Question, Route, Status
 from retrieval.retriever import Retriever
 
@@ -229,7 +230,7 @@ class Pipeline:
             log.error("retrieval failed", extra={"reason": str(exc)})
             return await self._canned(turn, "error", route, "failed")
         except ModelError as exc:  # the query embedding
-            key = "busy" if isinstance(exc, ModelThrottled) else "model_error"
+            key: MessageKey = "busy" if isinstance(exc, ModelThrottled) else "model_error"
             return await self._canned(turn, key, route, "failed")
         turn.lap("retrieve")
         return route.model_copy(update={"calls": (*route.calls, *calls)}), passages
@@ -261,10 +262,12 @@ class Pipeline:
             tools=self._tools,
         )
 
-    async def _say(self, turn: _Turn, key: str, **values: object) -> str:
+    async def _say(self, turn: _Turn, key: MessageKey, **values: object) -> str:
         return await self.localizer.message(key, turn.language, on_call=turn.said.append, **values)
 
-    async def _canned(self, turn: _Turn, key: str, route: Route, status: Status) -> AnswerStream:
+    async def _canned(
+        self, turn: _Turn, key: MessageKey, route: Route, status: Status
+    ) -> AnswerStream:
         """The catalogue's sentence `key`, in the asker's language, as the whole answer."""
         return self._fixed(turn, await self._say(turn, key), route, status)
 

@@ -15,7 +15,7 @@ from bot.messages import message, suggested_prompts
 from bot.slack import home, multilingual, usage_command
 from bot.slack.access import AccessPolicy
 from bot.slack.commands import Commands
-from bot.slack.conversation import Asked, Conversation
+from bot.slack.conversation import Asked, AskedKind, Conversation
 from bot.slack.dualnova_command import DualnovaCommand
 from bot.slack.inflight import InFlight
 from bot.slack.settings_store import SettingsStore, load_channel_settings
@@ -32,7 +32,7 @@ def _team(body: dict[str, Any], event: dict[str, Any]) -> str | None:
     return event.get("team") or body.get("team_id")
 
 
-def _asked(body: dict[str, Any], event: dict[str, Any], kind: str) -> Asked:
+def _asked(body: dict[str, Any], event: dict[str, Any], kind: AskedKind) -> Asked:
     return Asked(
         channel=str(event.get("channel") or ""),
         ts=str(event.get("ts") or ""),
@@ -152,7 +152,7 @@ def build_app(
     ) -> None:
         channel, thread_ts = str(event.get("channel") or ""), event.get("thread_ts")
         if event.get("channel_type") == "im":
-            kind = "dm"
+            kind: AskedKind = "dm"
         elif context.bot_user_id and f"<@{context.bot_user_id}>" in str(event.get("text") or ""):
             kind = "mention"  # the app_mention twin may come first or second; (channel, ts) dedupes
         elif thread_ts and (

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -59,6 +59,10 @@ def locale_language(locale: str | None) -> str | None:
 strip_mentions = thread_memory.strip_mentions
 
 
+#: How a question reached the bot.
+AskedKind = Literal["mention", "dm", "thread", "assistant"]
+
+
 @dataclass
 class Asked:
     """A question as Slack delivered it."""
@@ -69,7 +73,7 @@ class Asked:
     user: str
     team: str | None
     text: str
-    kind: str  # "mention" | "dm" | "thread" | "assistant"
+    kind: AskedKind
     event_id: str | None = None
 
 

@@ -64,7 +64,6 @@ async def deliver(
     target: Target,
     chunks: AsyncIterator[str],
     footer: Callable[[], list[dict[str, Any]]],
-    allow_streaming: bool = True,
 ) -> Delivered:
     """Send `chunks` (raw model text) safely into the thread, then the footer blocks.
 
@@ -72,20 +71,17 @@ async def deliver(
     """
     safe = SafeStream()
     delivered = Delivered()
-    if allow_streaming:
-        stream = _Streamer(client, target, delivered)
-        try:
-            async for chunk in chunks:
-                await stream.add(safe.feed(chunk))
-            await stream.finish(safe.flush(), footer())
-            return delivered
-        except _StreamingRefused as refused:
-            log.info(
-                "streaming refused; falling back to post + update", extra={"reason": refused.error}
-            )
-            leftover = refused.unsent
-    else:
-        leftover = ""
+    stream = _Streamer(client, target, delivered)
+    try:
+        async for chunk in chunks:
+            await stream.add(safe.feed(chunk))
+        await stream.finish(safe.flush(), footer())
+        return delivered
+    except _StreamingRefused as refused:
+        log.info(
+            "streaming refused; falling back to post + update", extra={"reason": refused.error}
+        )
+        leftover = refused.unsent
     poster = _Poster(client, target, delivered)
     await poster.add(leftover)
     async for chunk in chunks:
