@@ -178,11 +178,12 @@ def build_app(
         dualnova,
         admins=admins,
         glossary=components.glossary,
-        index=components.index,
-        translator=components.pipeline.translator,
         state=state,
         prefs=prefs,
         user_language=user_language,
+    )
+    multilingual.register_show_translation(
+        app, index=components.index, translator=components.pipeline.translator
     )
     usage_command.register(app, dualnova, observer=components.observer, state=state)
     home.register(

@@ -44,8 +44,6 @@ def register(
     *,
     admins: set[str],
     glossary: GlossarySource,
-    index: IndexHandle,
-    translator: Translator | None,
     state: StateStore,
     prefs: SettingsStore,
     user_language: UserLanguage,
@@ -130,6 +128,42 @@ def register(
             reply = GLOSSARY_USAGE
         await respond(response_type="ephemeral", text=reply)
 
+    @app.action("feedback_translation")
+    async def translation_wrong(
+        ack: Ack, body: dict[str, Any], respond: Callable[..., Awaitable[Any]]
+    ) -> None:
+        await ack()
+        value = json.loads(body["actions"][0].get("value") or "{}")
+        question_id = str(value.get("q") or "")
+        record = await state.get("answer_record", question_id) or {}
+        await state.append(
+            "feedback",
+            {
+                "question_id": question_id,
+                "vote": "translation",
+                "language": value.get("l"),
+                "route": value.get("r"),
+                "user": (body.get("user") or {}).get("id"),
+                "channel": (body.get("channel") or {}).get("id"),
+                **record,
+            },
+        )
+        log.info(
+            "translation reported wrong",
+            extra={"question_id": question_id, "terms": record.get("glossary_terms")},
+        )
+        await respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=message("feedback_thanks", str(value.get("l") or "en")),
+        )
+
+
+def register_show_translation(
+    app: AsyncApp, *, index: IndexHandle, translator: Translator | None
+) -> None:
+    """ "Show translation" on a source in another language: Micro translates the passage."""
+
     @app.action(re.compile(r"^show_translation_\d+$"))
     async def show_translation(
         ack: Ack, body: dict[str, Any], respond: Callable[..., Awaitable[Any]]
@@ -160,36 +194,6 @@ def register(
             response_type="ephemeral",
             replace_original=False,
             text=f"*{heading}*\n{neutralize(to_mrkdwn(translated))}"[:3900],
-        )
-
-    @app.action("feedback_translation")
-    async def translation_wrong(
-        ack: Ack, body: dict[str, Any], respond: Callable[..., Awaitable[Any]]
-    ) -> None:
-        await ack()
-        value = json.loads(body["actions"][0].get("value") or "{}")
-        question_id = str(value.get("q") or "")
-        record = await state.get("answer_record", question_id) or {}
-        await state.append(
-            "feedback",
-            {
-                "question_id": question_id,
-                "vote": "translation",
-                "language": value.get("l"),
-                "route": value.get("r"),
-                "user": (body.get("user") or {}).get("id"),
-                "channel": (body.get("channel") or {}).get("id"),
-                **record,
-            },
-        )
-        log.info(
-            "translation reported wrong",
-            extra={"question_id": question_id, "terms": record.get("glossary_terms")},
-        )
-        await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text=message("feedback_thanks", str(value.get("l") or "en")),
         )
 
 
