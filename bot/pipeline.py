@@ -79,10 +79,10 @@ class _Turn:
     question_language: str
     language: str  # of the answer
     offline: bool
+    clock: float  # perf_counter() when the last stage ended (or the question arrived)
     notices: list[str] = field(default_factory=list)
     said: list[ModelCall] = field(default_factory=list)  # Micro translating a fixed sentence
     timings: dict[str, float] = field(default_factory=dict)
-    clock: float = field(default_factory=time.perf_counter)
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
@@ -150,9 +150,9 @@ class Pipeline:
             return await self._canned(
                 turn, "empty_question", Route(standalone_question=""), "empty"
             )
-        if len(turn.text) > self._limits.max_question_chars:
-            turn.text = turn.text[: self._limits.max_question_chars]
-            limit = self._limits.max_question_chars
+        limit = self._limits.max_question_chars
+        if len(turn.text) > limit:
+            turn.text = turn.text[:limit]
             turn.notices.append(await self._say(turn, "truncated", limit=limit))
         refusal = await self.observer.admit(question, turn.language)
         if refusal is not None:
@@ -175,12 +175,13 @@ class Pipeline:
         return self._write(turn, route, passages)
 
     def _detect(self, question: Question) -> _Turn:
+        started = time.perf_counter()
         text = question.text.strip()
         question_language = (
             question.language or self._detector.detect(text, hint=question.language_hint).language
         )
         language = question.answer_language or question_language
-        turn = _Turn(question, text, question_language, language, offline=self.offline)
+        turn = _Turn(question, text, question_language, language, self.offline, started)
         turn.lap("detect")
         return turn
 
