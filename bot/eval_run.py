@@ -22,7 +22,7 @@ from bot.eval_score import ItemResult, score_item, slices, summarize
 from bot.eval_set import EvalItem, GoldenSet, LineError
 from bot.models import ModelCall, Passage, Question
 from bot.usage import PriceTable, usage_of
-from bot.wiring import build
+from bot.wiring import Components, build
 from retrieval.retriever import Retriever
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ async def evaluate(
 async def _run_item(
     item: EvalItem,
     *,
-    components: Any,
+    components: Components,
     recorder: RecordingRetriever,
     k: int,
     prices: PriceTable,
