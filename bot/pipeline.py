@@ -140,6 +140,10 @@ class Pipeline:
         return self._models.answerer is None
 
     @property
+    def detector(self) -> LanguageDetector:
+        return self._detector
+
+    @property
     def translator(self) -> Translator | None:
         return self._models.translator
 

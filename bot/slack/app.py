@@ -64,7 +64,6 @@ def build_app(
     conversation = Conversation(
         settings=settings,
         pipeline=components.pipeline,
-        detector=components.detector,
         state=state,
         access=access,
         inflight=inflight,

@@ -20,7 +20,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import chinese
 from bot.config import Settings
 from bot.glossary import GlossarySource
-from bot.language import LanguageDetector
 from bot.messages import message, native_name
 from bot.models import Answer, Question, Turn
 from bot.pipeline import AnswerStream, Pipeline
@@ -128,7 +127,6 @@ class Conversation:
         *,
         settings: Settings,
         pipeline: Pipeline,
-        detector: LanguageDetector,
         state: StateStore,
         access: AccessPolicy,
         inflight: InFlight,
@@ -139,7 +137,7 @@ class Conversation:
         self._glossary = glossary
         self._settings = settings
         self._pipeline = pipeline
-        self._detector = detector
+        self._detector = pipeline.detector
         self._state = state
         self._memory = thread_memory.ThreadMemory(
             state=state, budget_tokens=settings.history_token_budget
