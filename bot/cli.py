@@ -16,8 +16,6 @@ from bot.messages import message
 from kernel.errors import ConfigError, DualnovaError
 from kernel.models import PUBLIC_COLLECTION, Answer, Question, Turn
 
-SAMPLE_QUESTION = "How many days of paid annual leave do employees get?"
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -222,14 +220,8 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from bot.bedrock import runtime_client
-    from bot.wiring import (
-        build_detector,
-        build_embedder,
-        build_source,
-        build_store,
-        has_aws_credentials,
-    )
-    from retrieval.ingest import ingest
+    from bot.ingest_run import IngestTools, run_ingest
+    from bot.wiring import build_detector, build_embedder, build_store, has_aws_credentials
 
     offline = args.offline or settings.offline or not has_aws_credentials(settings)
     embedder = None if offline else build_embedder(settings, runtime_client(settings))
@@ -255,16 +247,12 @@ def _ingest(settings: Settings, args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        report = ingest(
-            source=build_source(settings, args.source or settings.docs_source),
-            store=build_store(settings),
-            embedder=embedder,
-            detect_language=lambda text: detector.detect(text).language,
+        report = run_ingest(
+            IngestTools(settings, build_store(settings), embedder, detector),
+            args.source or settings.docs_source,
             collection=args.collection,
             full=args.full,
             progress=progress,
-            read_concurrency=settings.ingest_read_concurrency,
-            parse_processes=settings.ingest_parse_processes,
         )
     finally:
         for bar in bars.values():

@@ -30,7 +30,7 @@ from bot.prompts import system_message
 from bot.tokens import estimate_tokens
 from kernel.aws_errors import as_model_error
 from kernel.errors import ModelBusy, ModelError
-from kernel.models import ModelCall, Turn
+from kernel.models import Intent, ModelCall, Turn
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class CondenseReply(BaseModel):
     """The JSON Micro must return."""
 
     standalone_question: str = Field(min_length=1, max_length=2000)
-    intent: Literal["question", "greeting", "thanks", "other"] = "question"
+    intent: Intent = "question"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Routing:
     """What retrieval should search for, and what it cost."""
 
     standalone_question: str
-    intent: str
+    intent: Intent
     translated: bool
     call: ModelCall | None
 

@@ -8,6 +8,7 @@ listing on `arn:aws:s3:::BUCKET` with an `s3:prefix` condition).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -85,8 +86,6 @@ def _embed_probe(client: object, settings: Settings) -> Callable[[], str]:
 
 def _knowledge_base_probe(settings: Settings) -> Callable[[], str]:
     def probe() -> str:
-        import asyncio
-
         from bot.wiring import build_retriever
 
         def no_index() -> Any:
@@ -105,8 +104,6 @@ def _state_probe(settings: Settings) -> Callable[[], str]:
     """Open the state store as `serve` does, then write, read back and delete one item."""
 
     def probe() -> str:
-        import asyncio
-
         from bot.state_factory import open_state_store
 
         store = open_state_store(settings)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.eval_run import EvalRun
+from bot.eval_score import STAGES
 
 #: (key in a summary, label, how to show it); rates are shown as percentages.
 METRICS: tuple[tuple[str, str, str], ...] = (
@@ -91,8 +92,6 @@ def markdown(run: EvalRun) -> str:
 
 
 def _latency_table(runs: Sequence[EvalRun]) -> str:
-    from bot.eval_score import STAGES
-
     header = [
         "stage (ms)",
         *(f"{p} {r.label}" if len(runs) > 1 else p for r in runs for p in ("p50", "p95")),

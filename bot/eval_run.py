@@ -14,12 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.bedrock import converse_llm
 from bot.config import Settings, load_settings
 from bot.eval_judge import MicroJudge
 from bot.eval_score import ItemResult, score_item, slices, summarize
 from bot.eval_set import EvalItem, GoldenSet, LineError
 from bot.pricing import PriceTable
 from bot.usage import usage_of
+from bot.wiring import Components, build
 from kernel.errors import ConfigError
 from kernel.models import ModelCall, Passage, Question
 from kernel.retriever import Retriever
@@ -144,9 +146,6 @@ async def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> EvalRun:
     """Run and score every item of `golden` (sequentially: latency numbers stay per question)."""
-    from bot.bedrock import converse_llm
-    from bot.wiring import build
-
     recorder: list[RecordingRetriever] = []
 
     def wrap(inner: Retriever) -> Retriever:
@@ -204,7 +203,7 @@ async def evaluate(
 async def _run_item(
     item: EvalItem,
     *,
-    components: Any,
+    components: Components,
     recorder: RecordingRetriever,
     k: int,
     prices: PriceTable,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -51,7 +52,7 @@ class GlossaryFile(BaseModel):
 @dataclass(frozen=True)
 class Violation:
     term: str
-    kind: str  # "do_not_translate" | "non_preferred"
+    kind: Literal["do_not_translate", "non_preferred"]
     detail: str
 
 
@@ -257,11 +258,6 @@ class GlossarySource:
 
     def current(self) -> Glossary:
         return self._current
-
-    def attach(self, state: StateStore) -> None:
-        """Share admin changes through the state store (every task sees them)."""
-        self._state = state
-        self._loaded_at = 0.0
 
     async def refresh(self, *, force: bool = False) -> Glossary:
         if self._state is None or (not force and time.monotonic() - self._loaded_at < self._ttl_s):

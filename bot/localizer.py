@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from bot.answer import Translator
 from bot.chinese import base_language
-from bot.messages import has_message, language_name, message, template
+from bot.messages import MessageKey, has_message, language_name, message, template
 from bot.state import MemoryStateStore, StateError, StateStore
 from kernel.errors import ModelError
 from kernel.models import ModelCall
@@ -29,7 +29,7 @@ TTL_S = 30 * 24 * 3600
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def cache_key(key: str, language: str) -> str:
+def cache_key(key: MessageKey, language: str) -> str:
     """Per sentence, language and English wording: editing the English retranslates it."""
     digest = hashlib.sha256(template(key).encode()).hexdigest()[:8]
     return f"{language}:{key}:{digest}"
@@ -42,13 +42,9 @@ class Localizer:
         self._translator = translator
         self._state: StateStore = state or MemoryStateStore()
 
-    def attach(self, state: StateStore) -> None:
-        """Cache in the shared state store (serve), not in this process's memory."""
-        self._state = state
-
     async def message(
         self,
-        key: str,
+        key: MessageKey,
         language: str,
         *,
         on_call: Callable[[ModelCall], None] | None = None,
@@ -66,7 +62,7 @@ class Localizer:
             return message(key, "en", **values)
 
     async def _translated(
-        self, key: str, language: str, on_call: Callable[[ModelCall], None] | None
+        self, key: MessageKey, language: str, on_call: Callable[[ModelCall], None] | None
     ) -> str | None:
         store_key = cache_key(key, language)
         try:

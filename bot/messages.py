@@ -6,13 +6,52 @@ user's language. Missing translations fall back to English.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from lingua import IsoCode639_1, Language
 
 from bot.chinese import HANS, HANT, catalogue_code
 
-_MESSAGES: Final[dict[str, dict[str, str]]] = {
+#: Every sentence of the catalogue (a test keeps this and `_MESSAGES` the same).
+MessageKey = Literal[
+    "not_found",
+    "offline_label",
+    "empty_question",
+    "truncated",
+    "busy",
+    "busy_retry",
+    "queue_position",
+    "answer_cut",
+    "translation_cut",
+    "model_error",
+    "incomplete",
+    "no_index",
+    "error",
+    "sources",
+    "not_admin",
+    "working",
+    "share_button",
+    "shared",
+    "share_expired",
+    "feedback_thanks",
+    "ask_usage",
+    "suggested_prompts_title",
+    "language_set",
+    "language_auto",
+    "draft_label",
+    "companion_label",
+    "show_translation",
+    "translation_wrong",
+    "translation_of",
+    "answer_translating",
+    "untranslated",
+    "greeting",
+    "budget_user",
+    "budget_channel",
+    "home_intro",
+]
+
+_MESSAGES: Final[dict[MessageKey, dict[str, str]]] = {
     "not_found": {
         "en": "I couldn't find this in the documents I have. Try rephrasing, or ask the team that owns the topic.",
         "ko": "가지고 있는 문서에서 이 내용을 찾지 못했어요. 질문을 바꿔 보시거나 담당 팀에 문의해 주세요.",
@@ -528,19 +567,19 @@ _MESSAGES: Final[dict[str, dict[str, str]]] = {
 }
 
 
-def message(key: str, language: str, **values: object) -> str:
+def message(key: MessageKey, language: str, **values: object) -> str:
     """The bot's own sentence `key` in `language` (English when there is no translation;
     `bot.localizer` translates those once with Nova Micro)."""
     texts = _MESSAGES[key]
     return texts.get(catalogue_code(language), texts["en"]).format(**values)
 
 
-def has_message(key: str, language: str) -> bool:
+def has_message(key: MessageKey, language: str) -> bool:
     """Whether the catalogue has `key` written in `language` (not the English fallback)."""
     return catalogue_code(language) in _MESSAGES[key]
 
 
-def template(key: str) -> str:
+def template(key: MessageKey) -> str:
     """The English sentence `key` with its {placeholders}, for translating it."""
     return _MESSAGES[key]["en"]
 
@@ -563,7 +602,7 @@ def language_name(code: str) -> str:
         return code
 
 
-def available_languages(key: str) -> frozenset[str]:
+def available_languages(key: MessageKey) -> frozenset[str]:
     return frozenset(_MESSAGES[key])
 
 

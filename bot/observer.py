@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 from bot.budget import BudgetLimits, Budgets, format_reset
 from bot.config import Settings
-from bot.messages import message
+from bot.messages import MessageKey, message
 from bot.metrics import EmfMetrics, Write, stdout_writer
 from bot.pipeline import PipelineObserver
 from bot.pricing import PriceTable
@@ -29,10 +28,6 @@ from bot.usage_ledger import UsageLedger
 from kernel.models import Answer, Question
 
 log = logging.getLogger(__name__)
-
-#: Questions admitted but not yet finished, remembered for who/where (bounded: a question
-#: whose stream was never read to the end must not leak).
-_PENDING_MAX = 10_000
 
 
 @runtime_checkable
@@ -59,12 +54,8 @@ class Operations:
         self.budgets = budgets
         self.ledger = ledger
         self._metrics = metrics
-        self._pending: OrderedDict[str, Question] = OrderedDict()
 
     async def admit(self, question: Question, language: str) -> str | None:
-        self._pending[question.question_id] = question
-        while len(self._pending) > _PENDING_MAX:
-            self._pending.popitem(last=False)
         refusal = await self.budgets.admit(question)
         if refusal is None:
             return None
@@ -77,12 +68,11 @@ class Operations:
                 "scope": refusal.scope,
             },
         )
-        return message(f"budget_{refusal.scope}", language, time=format_reset(refusal.resets_at))
+        key: MessageKey = "budget_user" if refusal.scope == "user" else "budget_channel"
+        return message(key, language, time=format_reset(refusal.resets_at))
 
-    async def finished(self, answer: Answer) -> None:
-        question = self._pending.pop(answer.question_id, None)
-        user_id = question.user_id if question else None
-        channel_id = question.channel_id if question else None
+    async def finished(self, question: Question, answer: Answer) -> None:
+        user_id, channel_id = question.user_id, question.channel_id
         usage = usage_of(answer, self._prices, user_id=user_id, channel_id=channel_id)
         log_usage(usage)
         if self._metrics is not None:

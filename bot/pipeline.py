@@ -1,62 +1,54 @@
 """One question, top to bottom: detect -> condense/translate -> retrieve -> answer.
 
-`Pipeline.answer()` runs the first three stages, then hands back an `AnswerStream` whose
-text arrives as the answer is written. It never raises for model trouble: the stream then
-carries one sentence in the asker's language saying what happened and what to do.
+`Pipeline.answer()` runs the first three stages into a frozen `Plan`, then hands back an
+`AnswerStream` whose text arrives as the answer is written. It never raises for model
+trouble: the stream then carries one sentence in the asker's language saying what
+happened and what to do.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from bot.answer import ProAnswerer, Translator
 from bot.answer_language import AnswerLanguageGuard
+from bot.answer_stream import (
+    AfterAnswer,
+    AnswerStream,
+    Generate,
+    NoObserver,
+    PipelineObserver,
+    Plan,
+    StreamTools,
+    failure_key,
+    failure_message,
+)
 from bot.condense import MicroRouter, Routing
 from bot.flow import asker
 from bot.glossary import Glossary
 from bot.language import LanguageDetector
 from bot.localizer import Localizer
-from bot.messages import message, native_name
-from kernel.errors import (
-    IndexNotFound,
-    ModelBusy,
-    ModelError,
-    ModelThrottled,
-    OutputLimitReached,
-    RetrievalError,
-    StreamInterrupted,
-)
-from kernel.models import Answer, Citation, ModelCall, Passage, Question, Route, Status
+from bot.messages import MessageKey
+from kernel.errors import IndexNotFound, ModelBusy, ModelError, ModelThrottled, RetrievalError
+from kernel.models import ModelCall, Passage, Question, Route, Status
+from kernel.retriever import Retriever
 
-Timings = dict[str, float]
-
-
-class PipelineObserver(Protocol):
-    """Hooks around a question: budgets may refuse it; accounting sees every finished answer."""
-
-    async def admit(self, question: Question, language: str) -> str | None:
-        """None to go ahead, or the sentence (in `language`) to reply instead."""
-
-    async def finished(self, answer: Answer) -> None: ...
-
-
-class NoObserver:
-    async def admit(self, question: Question, language: str) -> str | None:
-        return None
-
-    async def finished(self, answer: Answer) -> None:
-        return None
-
+__all__ = [
+    "AnswerStream",
+    "Models",
+    "NoObserver",
+    "Pipeline",
+    "PipelineLimits",
+    "PipelineObserver",
+    "failure_key",
+    "failure_message",
+]
 
 log = logging.getLogger(__name__)
 
-_CITATION = re.compile(r"\[(\d{1,2})\]")
 OFFLINE_QUOTE_CHARS = 600
 OFFLINE_PASSAGES = 3
 
@@ -68,224 +60,48 @@ class PipelineLimits:
     top_k: int
 
 
-class AnswerStream:
-    """The answer as it is written. Iterate for text; `result()` once iteration has ended."""
+@dataclass(frozen=True)
+class Models:
+    """The Bedrock-backed stages; all None offline (BM25 and quoted passages)."""
 
-    def __init__(
-        self,
-        *,
-        question: Question,
-        text: str,
-        language: str,
-        route: Route,
-        passages: Sequence[Passage] = (),
-        status: Status,
-        offline: bool = False,
-        notices: Sequence[str] = (),
-        generate: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
-        timings: Timings | None = None,
-        observer: PipelineObserver | None = None,
-        question_language: str = "",
-        draft: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
-        complete: Callable[[AnswerStream], Awaitable[None]] | None = None,
-        guard: AnswerLanguageGuard | None = None,
-        translator: Translator | None = None,
-        localizer: Localizer | None = None,
-    ) -> None:
-        self.question = question
-        self._guard = guard
-        self._translator = translator
-        self._localizer = localizer or Localizer(translator=None)
-        #: "en>ko" when the guard found the answer in another language (and it was translated).
-        self.language_mismatch: str | None = None
-        #: The answer as the model wrote it, when the guard replaced it with a translation.
-        self.original_text: str | None = None
-        #: The streamed text differs from `text` (the guard's note, a replaced answer): the
-        #: delivered message should be edited to `text`.
-        self.rewritten = False
-        self.question_language = question_language or language
-        self.draft_text: str | None = None
-        self.companion: str | None = None
-        self.glossary_terms: list[str] = []
-        self._complete = complete
-        self.language = language
-        self.passages = list(passages)
-        self.status: Status = status
-        self.offline = offline
-        self.notices = list(notices)
-        self._route = route
-        self._calls = list(route.calls)
-        self._fixed_text = text
-        self._generator = generate(self.record_call) if generate is not None else None
-        self._draft = draft(self.record_call) if draft is not None else None
-        self._parts: list[str] = []
-        self._done = False
-        self.timings: Timings = dict(timings or {})
-        self._observer = observer or NoObserver()
-        self._started = time.perf_counter()
+    router: MicroRouter | None = None
+    answerer: ProAnswerer | None = None
+    drafter: ProAnswerer | None = None
+    translator: Translator | None = None
 
-    def record_call(self, call: ModelCall) -> None:
-        self._calls.append(call)
 
-    @property
-    def has_draft(self) -> bool:
-        return self._draft is not None
+@dataclass
+class _Turn:
+    """One question on its way through the stages: what is known so far."""
 
-    async def draft(self) -> AsyncIterator[str]:
-        """The quick Micro draft (draft_then_pro); read it before the answer itself."""
-        if self._draft is None:
-            return
-        parts: list[str] = []
-        try:
-            async for delta in self._draft:
-                parts.append(delta)
-                yield delta
-        except ModelError as exc:  # the draft is a bonus: Pro's answer still follows
-            log.warning("draft failed", extra={"reason": str(exc)})
-        self.draft_text = "".join(parts)
+    question: Question
+    text: str
+    question_language: str
+    language: str  # of the answer
+    offline: bool
+    clock: float  # perf_counter() when the last stage ended (or the question arrived)
+    notices: list[str] = field(default_factory=list)
+    said: list[ModelCall] = field(default_factory=list)  # Micro translating a fixed sentence
+    timings: dict[str, float] = field(default_factory=dict)
 
-    async def __aiter__(self) -> AsyncIterator[str]:
-        if self._fixed_text:
-            self._parts.append(self._fixed_text)
-            yield self._fixed_text
-        if self._generator is not None:
-            written: list[str] = []  # the model's text, shown or held back
-            shown = 0  # how much of it was shown
-            holding = False
-            early_checked = self._guard is None
-            marker = ""
-            try:
-                async for delta in self._generator:
-                    if "first_token" not in self.timings:
-                        self.timings["first_token"] = (time.perf_counter() - self._started) * 1000
-                    written.append(delta)
-                    if holding:
-                        continue
-                    if not early_checked and self._guard is not None:
-                        # Checked before this delta is shown (deltas arrive coalesced, so
-                        # one may carry many sentences); the words before it are out already.
-                        so_far = "".join(written)
-                        if self._guard.ready(so_far):
-                            early_checked = True
-                            holding = self._guard.verdict(so_far, self.language).mismatch
-                        if holding:
-                            cut = max(self._guard.first_sentence_end(so_far), shown)
-                            delta = so_far[shown:cut]
-                            notice = "\n\n_" + await self._say("answer_translating") + "_"
-                            self._parts += [delta, notice]
-                            shown = cut
-                            yield delta + notice
-                            continue
-                    self._parts.append(delta)
-                    shown += len(delta)
-                    yield delta
-            except StreamInterrupted as exc:
-                self.status = "incomplete"
-                key = "answer_cut" if isinstance(exc, OutputLimitReached) else "incomplete"
-                marker = "\n\n" + await self._say(key)
-            except ModelError as exc:
-                self.status = "failed"
-                key, values = failure_key(exc)
-                failure = await self._say(key, **values)
-                self._parts.append(failure)
-                yield failure
-            model_text = "".join(written)
-            translation = await self._guarded(model_text)
-            if translation is not None:
-                self._parts.append("\n\n" + translation)
-                yield "\n\n" + translation
-                self.original_text = model_text
-                self._parts = [self._fixed_text, translation]
-                self.rewritten = True
-            elif holding:  # the end says it was right after all: show it, without the note
-                yield model_text[shown:]
-                self._parts = [self._fixed_text, model_text]
-                self.rewritten = True
-            if marker:
-                self._parts.append(marker)
-                yield marker
-            self.timings["answer"] = (time.perf_counter() - self._started) * 1000
-        self._done = True
-        if self._complete is not None:
-            await self._complete(self)
-        await self._observer.finished(self.result())
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = (now - self.clock) * 1000
+        self.clock = now
 
-    async def _say(self, key: str, **values: object) -> str:
-        return await self._localizer.message(
-            key, self.language, on_call=self.record_call, name=native_name(self.language), **values
-        )
-
-    async def _guarded(self, model_text: str) -> str | None:
-        """The translation when the finished answer is in the wrong language, else None."""
-        if self._guard is None or self.status == "failed" or not model_text.strip():
-            return None
-        verdict = self._guard.verdict(model_text, self.language)
-        if not verdict.mismatch:
-            return None
-        self.language_mismatch = verdict.pair
-        log.warning(
-            "answer in the wrong language",
-            extra={"question_id": self.question.question_id, "pair": verdict.pair},
-        )
-        if self._translator is None:
-            return None
-        try:
-            translated, call = await self._translator.translate(
-                model_text, target=self.language, purpose="answer_language"
-            )
-        except ModelError as exc:
-            log.warning("answer translation failed", extra={"reason": str(exc)})
-            return None
-        self.record_call(call)
-        return translated or None
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    @property
-    def citations(self) -> tuple[Citation, ...]:
-        """Passages the answer cites (all given passages when it cites none explicitly)."""
-        if not self.passages:
-            return ()
-        cited = {int(n) for n in _CITATION.findall(self.text)}
-        numbers = [n for n in range(1, len(self.passages) + 1) if n in cited] or list(
-            range(1, len(self.passages) + 1)
-        )
-        return tuple(
-            Citation(
-                number=n,
-                title=self.passages[n - 1].title,
-                source=self.passages[n - 1].source,
-                score=self.passages[n - 1].score,
-                language=self.passages[n - 1].language,
-                node_id=self.passages[n - 1].node_id,
-                location=self.passages[n - 1].location,
-            )
-            for n in numbers
-        )
-
-    def result(self) -> Answer:
-        if not self._done:
-            raise RuntimeError("result() before the stream was read to the end")
-        return Answer(
-            question=self.question.text,
-            question_id=self.question.question_id,
+    def plan(
+        self, route: Route, status: Status, text: str = "", passages: Sequence[Passage] = ()
+    ) -> Plan:
+        return Plan(
+            question=self.question,
             language=self.language,
-            text=self.text,
-            citations=self.citations
-            if self.status in ("answered", "offline", "incomplete")
-            else (),
-            route=self._route.model_copy(update={"calls": tuple(self._calls)}),
-            status=self.status,
-            offline=self.offline,
+            route=route,
+            status=status,
+            text=_notice_prefix(self.notices) + text,
+            passages=tuple(passages),
             notices=tuple(self.notices),
+            offline=self.offline,
             timings=tuple(self.timings.items()),
-            question_language=self.question_language,
-            draft=self.draft_text,
-            companion=self.companion,
-            glossary_terms=tuple(self.glossary_terms),
-            language_mismatch=self.language_mismatch,
         )
 
 
@@ -296,248 +112,207 @@ class Pipeline:
         self,
         *,
         detector: LanguageDetector,
-        router: MicroRouter | None,
-        retriever: object,
-        answerer: ProAnswerer | None,
+        retriever: Retriever,
         limits: PipelineLimits,
-        observer: PipelineObserver | None = None,
+        models: Models | None = None,
         glossary: Callable[[], Glossary] = Glossary,
-        drafter: ProAnswerer | None = None,
-        translator: Translator | None = None,
-        guard: AnswerLanguageGuard | None = None,
+        observer: PipelineObserver | None = None,
         localizer: Localizer | None = None,
     ) -> None:
-        from kernel.retriever import Retriever
-
         self._detector = detector
-        self._router = router
-        self._retriever: Retriever = retriever  # type: ignore[assignment]
-        self._answerer = answerer
+        self._retriever = retriever
         self._limits = limits
-        self.observer: PipelineObserver = observer or NoObserver()
+        self._models = models or Models()
         self._glossary = glossary
-        self._drafter = drafter
-        self.translator = translator
-        self.guard = guard or AnswerLanguageGuard(detector=detector)
-        #: Fixed sentences in any language (attach the state store to share its cache).
-        self.localizer = localizer or Localizer(translator=translator)
+        self.observer: PipelineObserver = observer or NoObserver()
+        #: Fixed sentences in any language.
+        self.localizer = localizer or Localizer(translator=self._models.translator)
+        self._tools = StreamTools(
+            localizer=self.localizer,
+            guard=AnswerLanguageGuard(detector=detector),
+            translator=self._models.translator,
+            observer=self.observer,
+            after=self._after_answer,
+        )
 
     @property
     def offline(self) -> bool:
-        return self._answerer is None
+        return self._models.answerer is None
+
+    @property
+    def detector(self) -> LanguageDetector:
+        return self._detector
+
+    @property
+    def translator(self) -> Translator | None:
+        return self._models.translator
 
     async def answer(self, question: Question) -> AnswerStream:
-        timings: Timings = {}
-        clock = time.perf_counter()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[stage] = (now - clock) * 1000
-            clock = now
-
-        said: list[ModelCall] = []  # Micro translating a fixed sentence, if it had to
-
-        async def say(key: str, **values: object) -> str:
-            return await self.localizer.message(key, language, on_call=said.append, **values)
-
-        def fixed(
-            text: str, route: Route, status: Status, notices: Sequence[str] = ()
-        ) -> AnswerStream:
-            return self._stream(
-                question,
-                _notice_prefix(notices) + text,
-                language,
-                route.model_copy(update={"calls": (*route.calls, *said)}),
-                status,
-                timings=timings,
-                notices=notices,
-            )
-
         asker.set(question.user_id or "")  # the unit of fairness in the model queues
+        turn = self._detect(question)
+        if not turn.text:
+            return await self._canned(
+                turn, "empty_question", Route(standalone_question=""), "empty"
+            )
+        limit = self._limits.max_question_chars
+        if len(turn.text) > limit:
+            turn.text = turn.text[:limit]
+            turn.notices.append(await self._say(turn, "truncated", limit=limit))
+        refusal = await self.observer.admit(question, turn.language)
+        if refusal is not None:
+            return self._fixed(turn, refusal, Route(standalone_question=turn.text), "refused")
+        route = await self._route(turn)
+        if isinstance(route, AnswerStream):
+            return route
+        if route.intent in ("greeting", "thanks"):
+            return await self._canned(turn, "greeting", route, "answered")
+        found = await self._retrieve(turn, route)
+        if isinstance(found, AnswerStream):
+            return found
+        route, passages = found
+        if not passages:
+            return await self._canned(turn, "not_found", route, "not_found")
+        if self._models.answerer is None:
+            shown = passages[:OFFLINE_PASSAGES]
+            quoted = _offline_text(shown, await self._say(turn, "offline_label"))
+            return AnswerStream.fixed(turn.plan(route, "offline", quoted, shown), self._tools)
+        return self._write(turn, route, passages)
+
+    def _detect(self, question: Question) -> _Turn:
+        started = time.perf_counter()
         text = question.text.strip()
         question_language = (
             question.language or self._detector.detect(text, hint=question.language_hint).language
         )
         language = question.answer_language or question_language
-        lap("detect")
-        if not text:
-            return fixed(await say("empty_question"), Route(standalone_question=text), "empty")
-        notices = []
-        if len(text) > self._limits.max_question_chars:
-            text = text[: self._limits.max_question_chars]
-            notices.append(await say("truncated", limit=self._limits.max_question_chars))
-        refusal = await self.observer.admit(question, language)
-        if refusal is not None:
-            return fixed(refusal, Route(standalone_question=text), "refused", notices)
+        turn = _Turn(question, text, question_language, language, self.offline, started)
+        turn.lap("detect")
+        return turn
 
-        routing = Routing(text, "question", False, None)
-        if self._router is not None and self._answerer is not None:
+    async def _route(self, turn: _Turn) -> Route | AnswerStream:
+        """Condense and translate (Micro) into a standalone question in the corpus language."""
+        routing = Routing(turn.text, "question", False, None)
+        router = self._models.router
+        if router is not None and self._models.answerer is not None:
             try:
-                routing = await self._router.route(
-                    question=text, language=question_language, history=question.history
+                routing = await router.route(
+                    question=turn.text,
+                    language=turn.question_language,
+                    history=turn.question.history,
                 )
             except ModelBusy as exc:
-                route = Route(standalone_question=text)
-                return fixed(failure_message(exc, language), route, "failed", notices)
+                busy = failure_message(exc, turn.language)
+                return self._fixed(turn, busy, Route(standalone_question=turn.text), "failed")
+        standalone = routing.standalone_question
         glossary = self._glossary()
         if glossary:
-            routing = Routing(
-                glossary.to_corpus(
-                    routing.standalone_question,
-                    original=text,
-                    corpus_language=self._limits.corpus_languages[0],
-                ),
-                routing.intent,
-                routing.translated,
-                routing.call,
+            corpus_language = self._limits.corpus_languages[0]
+            standalone = glossary.to_corpus(
+                standalone, original=turn.text, corpus_language=corpus_language
             )
-        lap("condense")
-        route = Route(
-            standalone_question=routing.standalone_question,
+        turn.lap("condense")
+        return Route(
+            standalone_question=standalone,
             intent=routing.intent,
             translated=routing.translated,
             calls=(routing.call,) if routing.call else (),
         )
-        if routing.intent in ("greeting", "thanks"):
-            return fixed(await say("greeting"), route, "answered", notices)
 
-        retrieval_calls: list[ModelCall] = []
+    async def _retrieve(
+        self, turn: _Turn, route: Route
+    ) -> tuple[Route, Sequence[Passage]] | AnswerStream:
+        calls: list[ModelCall] = []
         try:
             passages = await self._retriever.retrieve(
-                [routing.standalone_question, text],
-                collections=question.visible_collections,
+                [route.standalone_question, turn.text],
+                collections=turn.question.visible_collections,
                 top_k=self._limits.top_k,
-                on_call=retrieval_calls.append,
+                on_call=calls.append,
             )
         except IndexNotFound:
-            return fixed(await say("no_index"), route, "failed", notices)
+            return await self._canned(turn, "no_index", route, "failed")
         except RetrievalError as exc:
             log.error("retrieval failed", extra={"reason": str(exc)})
-            return fixed(await say("error"), route, "failed", notices)
+            return await self._canned(turn, "error", route, "failed")
         except ModelError as exc:  # the query embedding
-            key = "busy" if isinstance(exc, ModelThrottled) else "model_error"
-            return fixed(await say(key), route, "failed", notices)
-        lap("retrieve")
-        route = route.model_copy(update={"calls": (*route.calls, *retrieval_calls)})
+            key: MessageKey = "busy" if isinstance(exc, ModelThrottled) else "model_error"
+            return await self._canned(turn, key, route, "failed")
+        turn.lap("retrieve")
+        return route.model_copy(update={"calls": (*route.calls, *calls)}), passages
 
-        if not passages:
-            return fixed(await say("not_found"), route, "not_found", notices)
-        if self._answerer is None:
-            return self._stream(
-                question,
-                _notice_prefix(notices) + _offline_text(passages, await say("offline_label")),
-                language,
-                route,
-                "offline",
-                timings=timings,
-                notices=notices,
-                passages=passages[:OFFLINE_PASSAGES],
-            )
+    def _write(self, turn: _Turn, route: Route, passages: Sequence[Passage]) -> AnswerStream:
+        """Pro writes the answer (after a Micro draft in draft_then_pro)."""
 
-        answerer, drafter = self._answerer, self._drafter
-        wants_draft = question.answer_mode == "draft_then_pro" and drafter is not None
-        return self._stream(
-            question,
-            _notice_prefix(notices),
-            language,
-            route,
-            "answered",
-            timings=timings,
-            notices=notices,
-            passages=passages,
-            generate=lambda on_call: answerer.stream(
-                question=text,
-                language=language,
+        def writer(model: ProAnswerer) -> Generate:
+            return lambda on_call: model.stream(
+                question=turn.text,
+                language=turn.language,
                 passages=passages,
-                history=question.history,
+                history=turn.question.history,
                 on_call=on_call,
-            ),
-            draft=(
-                lambda on_call: drafter.stream(  # type: ignore[union-attr]
-                    question=text,
-                    language=language,
-                    passages=passages,
-                    history=question.history,
-                    on_call=on_call,
-                )
             )
-            if wants_draft
-            else None,
-            complete=self._after_answer,
-            question_language=question_language,
-            guard=self.guard,
+
+        answerer, drafter = self._models.answerer, self._models.drafter
+        assert answerer is not None  # offline answers never get here
+        wants_draft = turn.question.answer_mode == "draft_then_pro" and drafter is not None
+        # Only a written answer keeps the detected language apart from the answer's.
+        plan = replace(
+            turn.plan(route, "answered", passages=passages),
+            question_language=turn.question_language,
+        )
+        return AnswerStream(
+            plan,
+            generate=writer(answerer),
+            draft=writer(drafter) if wants_draft and drafter is not None else None,
+            tools=self._tools,
         )
 
-    async def _after_answer(self, stream: AnswerStream) -> None:
+    async def _say(self, turn: _Turn, key: MessageKey, **values: object) -> str:
+        return await self.localizer.message(key, turn.language, on_call=turn.said.append, **values)
+
+    async def _canned(
+        self, turn: _Turn, key: MessageKey, route: Route, status: Status
+    ) -> AnswerStream:
+        """The catalogue's sentence `key`, in the asker's language, as the whole answer."""
+        return self._fixed(turn, await self._say(turn, key), route, status)
+
+    def _fixed(self, turn: _Turn, text: str, route: Route, status: Status) -> AnswerStream:
+        route = route.model_copy(update={"calls": (*route.calls, *turn.said)})
+        return AnswerStream.fixed(turn.plan(route, status, text), self._tools)
+
+    async def _after_answer(self, plan: Plan, text: str, status: Status) -> AfterAnswer:
         """Glossary check and the companion translation, before the answer is accounted."""
         glossary = self._glossary()
-        answer_text = stream.text
+        terms: list[str] = []
         if glossary:
             violations = glossary.violations(
-                answer=answer_text,
-                language=stream.language,
-                sources=[stream.question.text, *(p.text for p in stream.passages)],
+                answer=text,
+                language=plan.language,
+                sources=[plan.question.text, *(p.text for p in plan.passages)],
             )
-            involved = [t.term for t in glossary.involved(stream.question.text, answer_text)]
-            stream.glossary_terms = list(dict.fromkeys([*involved, *(v.term for v in violations)]))
+            involved = [t.term for t in glossary.involved(plan.question.text, text)]
+            terms = list(dict.fromkeys([*involved, *(v.term for v in violations)]))
             for violation in violations:
                 log.warning(
                     "glossary violation",
                     extra={
-                        "question_id": stream.question.question_id,
+                        "question_id": plan.question.question_id,
                         "term": violation.term,
                         "kind": violation.kind,
                         "detail": violation.detail,
-                        "language": stream.language,
+                        "language": plan.language,
                     },
                 )
-        target = stream.question.companion_language
-        if target and target != stream.language and self.translator and stream.status != "failed":
-            try:
-                stream.companion, call = await self.translator.translate(
-                    answer_text, target=target, purpose="companion"
-                )
-                stream.record_call(call)
-            except ModelError as exc:
-                log.warning("companion translation failed", extra={"reason": str(exc)})
-
-    def _stream(
-        self,
-        question: Question,
-        text: str,
-        language: str,
-        route: Route,
-        status: Status,
-        *,
-        timings: Timings,
-        notices: Sequence[str],
-        passages: Sequence[Passage] = (),
-        generate: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
-        draft: Callable[[Callable[[ModelCall], None]], AsyncIterator[str]] | None = None,
-        complete: Callable[[AnswerStream], Awaitable[None]] | None = None,
-        question_language: str = "",
-        guard: AnswerLanguageGuard | None = None,
-    ) -> AnswerStream:
-        return AnswerStream(
-            question=question,
-            text=text,
-            language=language,
-            route=route,
-            passages=passages,
-            status=status,
-            offline=self.offline,
-            notices=notices,
-            generate=generate,
-            timings=timings,
-            observer=self.observer,
-            draft=draft,
-            complete=complete,
-            question_language=question_language,
-            guard=guard,
-            translator=self.translator,
-            localizer=self.localizer,
-        )
+        target = plan.question.companion_language
+        translator = self._models.translator
+        if not target or target == plan.language or translator is None or status == "failed":
+            return AfterAnswer(glossary_terms=tuple(terms))
+        try:
+            companion, call = await translator.translate(text, target=target, purpose="companion")
+        except ModelError as exc:
+            log.warning("companion translation failed", extra={"reason": str(exc)})
+            return AfterAnswer(glossary_terms=tuple(terms))
+        return AfterAnswer(glossary_terms=tuple(terms), companion=companion, calls=(call,))
 
 
 def _offline_text(passages: Sequence[Passage], label: str) -> str:
@@ -548,20 +323,6 @@ def _offline_text(passages: Sequence[Passage], label: str) -> str:
             quote = quote[:OFFLINE_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
         lines.append(f"[{number}] *{passage.title}*\n> {quote}\n")
     return "\n".join(lines).rstrip()
-
-
-def failure_key(exc: ModelError) -> tuple[str, dict[str, object]]:
-    """The catalogue key (and its values) of what the asker reads when a model call failed:
-    busy with a time to come back, busy, or the model is unreachable."""
-    if isinstance(exc, ModelBusy):
-        return "busy_retry", {"minutes": max(1, math.ceil(exc.retry_after_s / 60))}
-    return ("busy" if isinstance(exc, ModelThrottled) else "model_error"), {}
-
-
-def failure_message(exc: ModelError, language: str) -> str:
-    """`failure_key` in the written catalogue (where no localizer is at hand)."""
-    key, values = failure_key(exc)
-    return message(key, language, **values)
 
 
 def _notice_prefix(notices: Sequence[str]) -> str:

@@ -17,7 +17,10 @@ from bot.config import Settings
 from bot.flow import Budget, FlowControl
 from bot.glossary import Glossary, GlossarySource, load_base_glossary
 from bot.language import LanguageDetector
-from bot.pipeline import Pipeline, PipelineLimits
+from bot.localizer import Localizer
+from bot.observer import build_observer
+from bot.pipeline import Models, NoObserver, Pipeline, PipelineLimits, PipelineObserver
+from bot.state import StateStore
 from kernel.errors import ConfigError
 from kernel.retriever import Retriever
 from retrieval.embedding import Embedder, LlamaIndexEmbedder, embedding_dimensions
@@ -42,17 +45,21 @@ def has_aws_credentials(settings: Settings) -> bool:
     return boto3.Session(region_name=settings.aws_region).get_credentials() is not None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Components:
+    """What `build` made, fully wired; each consumer is handed the parts it uses."""
+
     settings: Settings
     detector: LanguageDetector
     store: IndexStore
     index: IndexHandle
     embedder: Embedder | None
+    retriever: Retriever
+    glossary: GlossarySource
+    observer: PipelineObserver
     pipeline: Pipeline
     offline: bool
     bedrock: Any | None
-    glossary: GlossarySource
 
 
 def build_flow(settings: Settings) -> FlowControl:
@@ -164,80 +171,45 @@ def build_retriever(
 def build(
     settings: Settings,
     *,
+    state: StateStore | None = None,
+    observer: PipelineObserver | None = None,
     offline: bool | None = None,
     wrap_retriever: Callable[[Retriever], Retriever] | None = None,
 ) -> Components:
-    """Everything the CLI and the Slack app need. No network I/O happens here.
-    `wrap_retriever` lets `dualnova eval` see the ranked passages of every question."""
+    """Everything the CLI and the Slack app need, fully built. No network I/O happens here.
+
+    `state`: the shared store (`serve`) behind admin glossary changes, translated fixed
+    sentences and, unless `observer` is given, budgets and accounting (`build_observer`);
+    None keeps all of it in this process (the CLI). `wrap_retriever` lets `dualnova eval`
+    see the ranked passages of every question.
+    """
     if offline is None:
         offline = settings.offline or not has_aws_credentials(settings)
+    if observer is None:
+        observer = NoObserver() if state is None else build_observer(settings, state)
     detector = build_detector(settings)
     store = build_store(settings)
     handle = IndexHandle(store=store)
     # One pooled connection per concurrently streaming answer (serve allows 256 threads).
     client = None if offline else runtime_client(settings)
     embedder = None if client is None else build_embedder(settings, client)
-    glossary = GlossarySource(base=build_base_glossary(settings))
-    router = answerer = drafter = translator = None
-    if client is not None:
-        flow = build_flow(settings)
-        micro = converse_llm(
-            model_id=settings.micro_model_id,
-            client=client,
-            max_tokens=settings.answer_max_tokens,  # translations set their own per call
-        )
-        drafter = ProAnswerer(
-            llm=converse_llm(
-                model_id=settings.micro_model_id, client=client, max_tokens=DRAFT_MAX_TOKENS
-            ),
-            model_id=settings.micro_model_id,
-            purpose="draft",
-            style=DRAFT_STYLE,
-            glossary=glossary.current,
-            flow=flow,
-            passage_chars=settings.max_passage_chars,
-        )
-        translator = Translator(
-            llm=micro, model_id=settings.micro_model_id, glossary=glossary.current, flow=flow
-        )
-        router = MicroRouter(
-            llm=converse_llm(
-                model_id=settings.micro_model_id,
-                client=client,
-                max_tokens=CONDENSE_MAX_TOKENS,
-                temperature=0.0,
-            ),
-            model_id=settings.micro_model_id,
-            corpus_languages=settings.corpus_languages,
-            history_budget=settings.history_token_budget,
-            glossary=glossary.current,
-            flow=flow,
-        )
-        answerer = ProAnswerer(
-            llm=converse_llm(
-                model_id=settings.pro_model_id, client=client, max_tokens=settings.answer_max_tokens
-            ),
-            model_id=settings.pro_model_id,
-            glossary=glossary.current,
-            flow=flow,
-            passage_chars=settings.max_passage_chars,
-        )
+    glossary = GlossarySource(base=build_base_glossary(settings), state=state)
+    models = Models() if client is None else build_models(settings, client, glossary.current)
     retriever = build_retriever(settings, index=handle.current, embedder=embedder, offline=offline)
     if wrap_retriever is not None:
         retriever = wrap_retriever(retriever)
     pipeline = Pipeline(
         detector=detector,
-        router=router,
         retriever=retriever,
-        answerer=answerer,
         limits=PipelineLimits(
             corpus_languages=tuple(settings.corpus_languages),
             max_question_chars=settings.max_question_chars,
             top_k=settings.retrieval_top_k,
         ),
+        models=models,
         glossary=glossary.current,
-        drafter=drafter,
-        translator=translator,
+        observer=observer,
+        localizer=Localizer(translator=models.translator, state=state),
     )
     return Components(
         settings=settings,
@@ -245,11 +217,60 @@ def build(
         store=store,
         index=handle,
         embedder=embedder,
+        retriever=retriever,
+        glossary=glossary,
+        observer=observer,
         pipeline=pipeline,
         offline=offline,
         bedrock=client,
-        glossary=glossary,
     )
+
+
+def build_models(settings: Settings, client: Any, glossary: Callable[[], Glossary]) -> Models:
+    """Nova Micro (condense, translate, draft) and Nova Pro (answer), behind one flow control."""
+    flow = build_flow(settings)
+    micro = converse_llm(
+        model_id=settings.micro_model_id,
+        client=client,
+        max_tokens=settings.answer_max_tokens,  # translations set their own per call
+    )
+    drafter = ProAnswerer(
+        llm=converse_llm(
+            model_id=settings.micro_model_id, client=client, max_tokens=DRAFT_MAX_TOKENS
+        ),
+        model_id=settings.micro_model_id,
+        purpose="draft",
+        style=DRAFT_STYLE,
+        glossary=glossary,
+        flow=flow,
+        passage_chars=settings.max_passage_chars,
+    )
+    translator = Translator(
+        llm=micro, model_id=settings.micro_model_id, glossary=glossary, flow=flow
+    )
+    router = MicroRouter(
+        llm=converse_llm(
+            model_id=settings.micro_model_id,
+            client=client,
+            max_tokens=CONDENSE_MAX_TOKENS,
+            temperature=0.0,
+        ),
+        model_id=settings.micro_model_id,
+        corpus_languages=settings.corpus_languages,
+        history_budget=settings.history_token_budget,
+        glossary=glossary,
+        flow=flow,
+    )
+    answerer = ProAnswerer(
+        llm=converse_llm(
+            model_id=settings.pro_model_id, client=client, max_tokens=settings.answer_max_tokens
+        ),
+        model_id=settings.pro_model_id,
+        glossary=glossary,
+        flow=flow,
+        passage_chars=settings.max_passage_chars,
+    )
+    return Models(router=router, answerer=answerer, drafter=drafter, translator=translator)
 
 
 def build_base_glossary(settings: Settings) -> Glossary:

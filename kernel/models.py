@@ -11,6 +11,8 @@ Purpose = Literal[
     "condense", "translate", "answer", "companion", "draft", "embed", "probe", "answer_language"
 ]
 Status = Literal["answered", "not_found", "offline", "incomplete", "failed", "empty", "refused"]
+#: What Micro classified the latest message as.
+Intent = Literal["question", "greeting", "thanks", "other"]
 
 #: The collection everything is ingested into unless told otherwise.
 PUBLIC_COLLECTION = "public"
@@ -99,7 +101,7 @@ class Route(_Frozen):
     """How a question was handled: the question used for retrieval and every model call."""
 
     standalone_question: str
-    intent: str = "question"
+    intent: Intent = "question"
     translated: bool = False
     calls: tuple[ModelCall, ...] = ()
 

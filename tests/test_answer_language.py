@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.answer_language import AnswerLanguageGuard
+from bot.answer_stream import AnswerStream, Plan, StreamTools
 from bot.config import Settings
 from bot.language import LanguageDetector
 from bot.messages import message, native_name
-from bot.pipeline import AnswerStream
 from bot.pricing import PriceTable
 from bot.slack.usage_command import usage_message
 from bot.usage import usage_of
@@ -176,13 +176,14 @@ async def test_an_english_first_sentence_in_a_korean_answer_is_held_then_release
             yield piece
 
     stream = AnswerStream(
-        question=Question(text="VPN은 어떻게 설정하나요?"),
-        text="",
-        language="ko",
-        route=Route(standalone_question="How do I set up the VPN?"),
-        status="answered",
+        Plan(
+            question=Question(text="VPN은 어떻게 설정하나요?"),
+            language="ko",
+            route=Route(standalone_question="How do I set up the VPN?"),
+            status="answered",
+        ),
         generate=pro,
-        guard=guard,
+        tools=StreamTools(guard=guard),
     )
     chunks = [chunk async for chunk in stream]
     answer = stream.result()

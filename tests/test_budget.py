@@ -129,6 +129,7 @@ async def test_the_refusal_is_said_in_the_askers_language_with_the_reset_time(
     assert await observer.admit(first, "ja") is None
     refusal = await observer.admit(second, "ja")
     await observer.finished(
+        second,
         Answer(
             question="q",
             question_id=second.question_id,
@@ -137,7 +138,7 @@ async def test_the_refusal_is_said_in_the_askers_language_with_the_reset_time(
             citations=(),
             route=Route(standalone_question="q"),
             status="refused",
-        )
+        ),
     )
 
     assert refusal == message("budget_user", "ja", time="2026-04-25 00:00 UTC")

@@ -83,8 +83,9 @@ async def test_dualnova_gaps_lists_a_sessions_unanswered_questions_grouped_by_la
     tmp_path: Path,
 ) -> None:
     state = dynamo(moto_server, state_table)
-    pipeline = build(settings).pipeline
-    pipeline.observer = build_observer(settings, state, write=lambda _: None)
+    pipeline = build(
+        settings, observer=build_observer(settings, state, write=lambda _: None)
+    ).pipeline
     session = [
         (EUROPA_KO, "C0SUPPORT", translated(EUROPA_EN)),
         (EUROPA_EN, "C0SUPPORT", None),
@@ -170,8 +171,9 @@ async def test_reports_read_the_local_sqlite_file_without_a_state_table(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     state = SqliteStateStore(path=settings.state_path).open()  # what `serve` opens by default
-    pipeline = build(settings).pipeline
-    pipeline.observer = build_observer(settings, state, write=lambda _: None)
+    pipeline = build(
+        settings, observer=build_observer(settings, state, write=lambda _: None)
+    ).pipeline
     bedrock.queue("nova-micro", translated(EUROPA_EN))
     stream = await pipeline.answer(Question(text=EUROPA_KO, user_id="U1", channel_id="C0KOREA"))
     async for _ in stream:
@@ -207,8 +209,9 @@ async def test_a_gap_record_keeps_the_question_for_the_report_not_the_log(
     settings: Settings, bedrock: FakeBedrock, caplog: pytest.LogCaptureFixture
 ) -> None:
     state = MemoryStateStore()
-    pipeline = build(settings).pipeline
-    pipeline.observer = build_observer(settings, state, write=lambda _: None)
+    pipeline = build(
+        settings, observer=build_observer(settings, state, write=lambda _: None)
+    ).pipeline
     bedrock.queue("nova-micro", translated(EUROPA_EN))
 
     with caplog.at_level("INFO"):

@@ -161,8 +161,9 @@ async def test_a_question_logs_one_line_with_the_tokens_bedrock_reported_and_the
     bedrock.queue("nova-micro", micro)
     bedrock.queue("nova-pro", pro)
     emf: list[str] = []
-    pipeline = build(settings).pipeline
-    pipeline.observer = build_observer(settings, MemoryStateStore(), write=emf.append)
+    pipeline = build(
+        settings, observer=build_observer(settings, MemoryStateStore(), write=emf.append)
+    ).pipeline
 
     with caplog.at_level(logging.INFO):
         stream = await pipeline.answer(Question(text=LEAVE_KO, user_id="U1", channel_id="C1"))
@@ -311,8 +312,9 @@ async def test_a_question_costs_at_most_three_dynamodb_writes_and_no_hot_channel
 
     client.meta.events.register("before-parameter-build.dynamodb", record)
     state = DynamoStateStore(table_name=state_table, client=client)
-    pipeline = build(settings).pipeline
-    pipeline.observer = build_observer(settings, state, write=lambda _: None)
+    pipeline = build(
+        settings, observer=build_observer(settings, state, write=lambda _: None)
+    ).pipeline
 
     async def ask(text: str, channel: str) -> list[tuple[str, dict[str, Any]]]:
         before = len(writes)

@@ -10,11 +10,12 @@ from slack_bolt.async_app import AsyncApp, AsyncAssistant, AsyncBoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ingest_run import IngestTools
 from bot.messages import message, suggested_prompts
 from bot.slack import home, multilingual, usage_command
 from bot.slack.access import AccessPolicy
 from bot.slack.commands import Commands
-from bot.slack.conversation import Asked, Conversation
+from bot.slack.conversation import Asked, AskedKind, Conversation
 from bot.slack.dualnova_command import DualnovaCommand
 from bot.slack.governor import GovernedApp
 from bot.slack.inflight import InFlight
@@ -32,7 +33,7 @@ def _team(body: dict[str, Any], event: dict[str, Any]) -> str | None:
     return event.get("team") or body.get("team_id")
 
 
-def _asked(body: dict[str, Any], event: dict[str, Any], kind: str) -> Asked:
+def _asked(body: dict[str, Any], event: dict[str, Any], kind: AskedKind) -> Asked:
     return Asked(
         channel=str(event.get("channel") or ""),
         ts=str(event.get("ts") or ""),
@@ -58,29 +59,36 @@ def build_app(
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("slack_bolt"),
     )
-    prefs = SettingsStore(
-        state=state, defaults=load_channel_settings(components.settings.channel_settings)
-    )
-    components.glossary.attach(state)
-    components.pipeline.localizer.attach(state)  # translated fixed sentences, shared
+    settings = components.settings
+    admins = set(settings.admin_user_ids)
+    prefs = SettingsStore(state=state, defaults=load_channel_settings(settings.channel_settings))
     conversation = Conversation(
-        settings=components.settings,
+        settings=settings,
         pipeline=components.pipeline,
-        detector=components.detector,
         state=state,
         access=access,
         inflight=inflight,
         prefs=prefs,
         glossary=components.glossary,
     )
+
+    async def user_language(client: AsyncWebClient, user: str, text: str = "") -> str:
+        """Their preference as a hint; else detected from `text` (the default without text)."""
+        hint = await conversation.user_language(client, user)
+        return components.detector.detect(text, hint=hint).language
+
     commands = Commands(
-        components=components,
-        conversation=conversation,
+        settings=settings,
+        pipeline=components.pipeline,
+        ingest=IngestTools(
+            settings, components.store, components.embedder, components.detector, components.index
+        ),
         state=state,
         inflight=inflight,
         visible=lambda channel, user: access.visible(
             channel_id=channel, user_id=user, is_dm=channel.startswith("D")
         ),
+        user_language=user_language,
     )
 
     @app.middleware
@@ -110,9 +118,7 @@ def build_app(
         payload: dict[str, Any], say: Any, set_suggested_prompts: Any, context: AsyncBoltContext
     ) -> None:
         user = (payload.get("assistant_thread") or {}).get("user_id") or context.user_id
-        language = (
-            await conversation.user_language(client, user) or components.settings.default_language
-        )
+        language = await conversation.user_language(client, user) or settings.default_language
         await say(message("greeting", language))
         prompts = [{"title": p, "message": p} for p in suggested_prompts(language)]
         await set_suggested_prompts(
@@ -146,7 +152,7 @@ def build_app(
     ) -> None:
         channel, thread_ts = str(event.get("channel") or ""), event.get("thread_ts")
         if event.get("channel_type") == "im":
-            kind = "dm"
+            kind: AskedKind = "dm"
         elif context.bot_user_id and f"<@{context.bot_user_id}>" in str(event.get("text") or ""):
             kind = "mention"  # the app_mention twin may come first or second; (channel, ts) dedupes
         elif thread_ts and (
@@ -165,21 +171,24 @@ def build_app(
             client=client, asked=_asked(body, event, kind), bot_user_id=context.bot_user_id
         )
 
-    dualnova = DualnovaCommand(
-        admins=set(components.settings.admin_user_ids),
-        user_language=commands.user_language,
-    )
+    dualnova = DualnovaCommand(admins=admins, user_language=user_language)
     app.command("/dualnova")(dualnova)
     multilingual.register(
         app,
         dualnova,
-        components=components,
+        admins=admins,
+        glossary=components.glossary,
         state=state,
         prefs=prefs,
-        user_language=commands.user_language,
+        user_language=user_language,
     )
-    usage_command.register(app, dualnova, components=components, state=state)
-    home.register(app, components=components, state=state, user_language=commands.user_language)
+    multilingual.register_show_translation(
+        app, index=components.index, translator=components.pipeline.translator
+    )
+    usage_command.register(app, dualnova, observer=components.observer, state=state)
+    home.register(
+        app, admins=admins, index=components.index, state=state, user_language=user_language
+    )
     app.command("/ask")(commands.ask)
     app.command("/ingest")(commands.ingest)
     app.action("share_answer")(commands.share)

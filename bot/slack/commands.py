@@ -15,8 +15,10 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.config import Settings
+from bot.ingest_run import IngestTools, run_ingest
 from bot.messages import message
-from bot.slack.conversation import Conversation
+from bot.pipeline import Pipeline
 from bot.slack.inflight import InFlight
 from bot.slack.render import (
     SafeStream,
@@ -27,13 +29,14 @@ from bot.slack.render import (
     to_mrkdwn,
 )
 from bot.state import StateStore
-from bot.wiring import Components
 from kernel.errors import DualnovaError
 from kernel.models import PUBLIC_COLLECTION, Question
 
 log = logging.getLogger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
+#: The language to answer `user` in: their preference, else detected from `text`.
+UserLanguage = Callable[[AsyncWebClient, str, str], Awaitable[str]]
 SHARE_TTL_S = 24 * 3600
 PROGRESS_INTERVAL_S = 2.0
 
@@ -71,17 +74,21 @@ class Commands:
     def __init__(
         self,
         *,
-        components: Components,
-        conversation: Conversation,
+        settings: Settings,
+        pipeline: Pipeline,
+        ingest: IngestTools,
         state: StateStore,
         inflight: InFlight,
         visible: Callable[[str, str], frozenset[str]],
+        user_language: UserLanguage,
     ) -> None:
-        self._c = components
-        self._conversation = conversation
+        self._settings = settings
+        self._pipeline = pipeline
+        self._ingest_tools = ingest
         self._state = state
         self._inflight = inflight
         self._visible = visible
+        self._user_language = user_language
         self._tasks: set[asyncio.Task[None]] = set()
         self._ingest_running = False
 
@@ -93,10 +100,6 @@ class Commands:
         task = asyncio.create_task(tracked())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    async def user_language(self, client: AsyncWebClient, user: str, text: str = "") -> str:
-        hint = await self._conversation.user_language(client, user)
-        return self._c.detector.detect(text, hint=hint).language
 
     # ---- /ask -------------------------------------------------------------------------------
 
@@ -116,9 +119,9 @@ class Commands:
     async def _ask(
         self, text: str, user: str, channel: str, respond: Respond, client: AsyncWebClient
     ) -> None:
-        language = self._c.settings.default_language
+        language = self._settings.default_language
         try:
-            language = await self.user_language(client, user, text)
+            language = await self._user_language(client, user, text)
             if not text:
                 await respond(response_type="ephemeral", text=message("ask_usage", language))
                 return
@@ -130,7 +133,7 @@ class Commands:
                 user_id=user,
                 channel_id=channel,
             )
-            stream = await self._c.pipeline.answer(question)
+            stream = await self._pipeline.answer(question)
             safe = SafeStream()
             body = "".join([safe.feed(chunk) async for chunk in stream]) + safe.flush()
             answer = stream.result()
@@ -191,7 +194,7 @@ class Commands:
         user = str(body["user"]["id"])
         saved = await self._state.get("shared_answer", question_id)
         if saved is None or saved.get("user") != user:
-            language = await self.user_language(client, user)
+            language = await self._user_language(client, user, "")
             await respond(
                 response_type="ephemeral",
                 replace_original=False,
@@ -275,9 +278,9 @@ class Commands:
     ) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])
         text = str(command.get("text") or "").strip()
-        if user not in self._c.settings.admin_user_ids:
+        if user not in self._settings.admin_user_ids:
             await ack()  # users.info (the refusal's language) may wait out a 429
-            language = await self.user_language(client, user, text)
+            language = await self._user_language(client, user, text)
             await respond(
                 response_type="ephemeral",
                 text=message("not_admin", language, command="/ingest"),
@@ -287,7 +290,7 @@ class Commands:
             await ack()  # a state read: answered after the ack
             await respond(response_type="ephemeral", text=await self._status())
             return
-        args = parse_ingest(text, self._c.settings.docs_source)
+        args = parse_ingest(text, self._settings.docs_source)
         if isinstance(args, str):
             await ack(text=args)
             return
@@ -306,7 +309,7 @@ class Commands:
 
     async def _status(self) -> str:
         last = await self._state.get("ingest", "last")
-        version = self._c.store.current_version()
+        version = self._ingest_tools.store.current_version()
         lines = [f"Serving index version `{version}`." if version else "No index published yet."]
         if self._ingest_running:
             lines.append("An ingest is running now.")
@@ -318,9 +321,6 @@ class Commands:
     async def _ingest(
         self, args: IngestArgs, channel: str, user: str, client: AsyncWebClient
     ) -> None:
-        from bot.wiring import build_source
-        from retrieval.ingest import ingest
-
         progress = _Progress(
             client=client,
             channel=channel,
@@ -334,21 +334,14 @@ class Commands:
 
         try:
             await progress.start()
-            detector = self._c.detector
             report = await asyncio.to_thread(
-                ingest,
-                source=build_source(self._c.settings, args.source),
-                store=self._c.store,
-                embedder=self._c.embedder,
-                detect_language=lambda text: detector.detect(text).language,
+                run_ingest,
+                self._ingest_tools,
+                args.source,
                 collection=args.collection,
                 full=args.full,
                 progress=report_progress,
-                read_concurrency=self._c.settings.ingest_read_concurrency,
-                parse_processes=self._c.settings.ingest_parse_processes,
             )
-            if report.published:
-                await asyncio.to_thread(self._c.index.refresh)
             lines = [f"✅ {neutralize(report.summary())}"]
             # Object keys and loader messages come from the documents: never markup.
             lines += [f"• {neutralize(line)}" for line in report.skip_lines()]

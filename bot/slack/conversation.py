@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,7 +20,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import chinese
 from bot.config import Settings
 from bot.glossary import GlossarySource
-from bot.language import LanguageDetector
 from bot.messages import message, native_name
 from bot.pipeline import AnswerStream, Pipeline
 from bot.preferences import parse_language_request
@@ -60,6 +59,10 @@ def locale_language(locale: str | None) -> str | None:
 strip_mentions = thread_memory.strip_mentions
 
 
+#: How a question reached the bot.
+AskedKind = Literal["mention", "dm", "thread", "assistant"]
+
+
 @dataclass
 class Asked:
     """A question as Slack delivered it."""
@@ -70,7 +73,7 @@ class Asked:
     user: str
     team: str | None
     text: str
-    kind: str  # "mention" | "dm" | "thread" | "assistant"
+    kind: AskedKind
     event_id: str | None = None
 
 
@@ -125,7 +128,6 @@ class Conversation:
         *,
         settings: Settings,
         pipeline: Pipeline,
-        detector: LanguageDetector,
         state: StateStore,
         access: AccessPolicy,
         inflight: InFlight,
@@ -136,7 +138,7 @@ class Conversation:
         self._glossary = glossary
         self._settings = settings
         self._pipeline = pipeline
-        self._detector = detector
+        self._detector = pipeline.detector
         self._state = state
         self._memory = thread_memory.ThreadMemory(
             state=state, budget_tokens=settings.history_token_budget

@@ -86,7 +86,6 @@ async def deliver(
     target: Target,
     chunks: AsyncIterator[str],
     footer: Callable[[], list[dict[str, Any]]],
-    allow_streaming: bool = True,
     placeholder: Callable[[], str | None] | None = None,
 ) -> Delivered:
     """Send `chunks` (raw model text) safely into the thread, then the footer blocks.
@@ -105,11 +104,7 @@ async def deliver(
     first = await anext(source, "")
     placeholder_ts = placeholder() if placeholder is not None else None
     chunks = _after(first, source)
-    if (
-        allow_streaming
-        and placeholder_ts is None
-        and (governor is None or governor.available("chat.startStream"))
-    ):
+    if placeholder_ts is None and (governor is None or governor.available("chat.startStream")):
         stream = _Streamer(client, target, delivered, governor)
         try:
             async for chunk in chunks:

@@ -20,8 +20,8 @@ from bot.slack.render import neutralize
 from bot.state import StateError, StateStore
 from bot.usage_format import format_tokens, format_usd
 from bot.usage_ledger import UsageLedger
-from bot.wiring import Components
 from kernel.errors import DualnovaError
+from retrieval.handle import IndexHandle
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,12 @@ GAP_CHARS = 150
 def register(
     app: AsyncApp,
     *,
-    components: Components,
+    admins: set[str],
+    index: IndexHandle,
     state: StateStore,
     user_language: UserLanguage,
     clock: Callable[[], float] = time.time,
 ) -> None:
-    admins = set(components.settings.admin_user_ids)
 
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
@@ -49,7 +49,7 @@ def register(
         language = await user_language(client, user, "")
         try:
             blocks = await home_blocks(
-                components=components,
+                index=index,
                 state=state,
                 language=language,
                 is_admin=user in admins,
@@ -76,7 +76,7 @@ def _section(text: str) -> dict[str, Any]:
 
 
 async def home_blocks(
-    *, components: Components, state: StateStore, language: str, is_admin: bool, now: float
+    *, index: IndexHandle, state: StateStore, language: str, is_admin: bool, now: float
 ) -> list[dict[str, Any]]:
     blocks = _intro(language)
     last = await state.get("ingest", "last")
@@ -97,9 +97,9 @@ async def home_blocks(
     else:
         lines.append("No ingest recorded yet: run `/ingest`.")
     try:
-        index = await asyncio.to_thread(components.index.current)
-        names = ", ".join(f"`{neutralize(c)}`" for c in sorted(index.collections)) or "none"
-        lines.append(f"Collections in version `{index.version}`: {names}")
+        loaded = await asyncio.to_thread(index.current)
+        names = ", ".join(f"`{neutralize(c)}`" for c in sorted(loaded.collections)) or "none"
+        lines.append(f"Collections in version `{loaded.version}`: {names}")
     except DualnovaError:
         lines.append("No index is loaded: run `/ingest`.")
     blocks.append(_section("\n".join(lines)))

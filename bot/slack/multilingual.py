@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.answer import Translator
 from bot.chinese import HANS, HANT, is_chinese, normalize_code
 from bot.glossary import GlossarySource, GlossaryTerm
 from bot.language import SUPPORTED_CODES
@@ -21,8 +22,8 @@ from bot.slack.dualnova_command import DualnovaCommand, Invocation
 from bot.slack.render import neutralize, to_mrkdwn
 from bot.slack.settings_store import SettingsStore
 from bot.state import StateStore
-from bot.wiring import Components
 from kernel.errors import ModelError
+from retrieval.handle import IndexHandle
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,12 @@ def register(
     app: AsyncApp,
     dualnova: DualnovaCommand,
     *,
-    components: Components,
+    admins: set[str],
+    glossary: GlossarySource,
     state: StateStore,
     prefs: SettingsStore,
     user_language: UserLanguage,
 ) -> None:
-    glossary = components.glossary
-    admins = set(components.settings.admin_user_ids)
 
     async def language(call: Invocation) -> str:
         code = normalize_code(call.args[0]) if call.args else ""  # zh-hant, zh-TW -> zh-Hant
@@ -128,39 +128,6 @@ def register(
             reply = GLOSSARY_USAGE
         await respond(response_type="ephemeral", text=reply)
 
-    @app.action(re.compile(r"^show_translation_\d+$"))
-    async def show_translation(
-        ack: Ack, body: dict[str, Any], respond: Callable[..., Awaitable[Any]]
-    ) -> None:
-        await ack()
-        value = json.loads(body["actions"][0].get("value") or "{}")
-        target, number = str(value.get("l") or "en"), value.get("k")
-        node = components.index.current().node(str(value.get("n") or ""))
-        translator = components.pipeline.translator
-        if node is None or translator is None:
-            await respond(
-                response_type="ephemeral", replace_original=False, text=message("error", target)
-            )
-            return
-        try:
-            translated, _call = await translator.translate(
-                node.get_content(), target=target, purpose="translate"
-            )
-        except ModelError:
-            await respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=message("model_error", target),
-            )
-            return
-        title = neutralize(str(node.metadata.get("title", "")))
-        heading = message("translation_of", target, number=number, title=title)
-        await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text=f"*{heading}*\n{neutralize(to_mrkdwn(translated))}"[:3900],
-        )
-
     @app.action("feedback_translation")
     async def translation_wrong(
         ack: Ack, body: dict[str, Any], respond: Callable[..., Awaitable[Any]]
@@ -189,6 +156,44 @@ def register(
             response_type="ephemeral",
             replace_original=False,
             text=message("feedback_thanks", str(value.get("l") or "en")),
+        )
+
+
+def register_show_translation(
+    app: AsyncApp, *, index: IndexHandle, translator: Translator | None
+) -> None:
+    """ "Show translation" on a source in another language: Micro translates the passage."""
+
+    @app.action(re.compile(r"^show_translation_\d+$"))
+    async def show_translation(
+        ack: Ack, body: dict[str, Any], respond: Callable[..., Awaitable[Any]]
+    ) -> None:
+        await ack()
+        value = json.loads(body["actions"][0].get("value") or "{}")
+        target, number = str(value.get("l") or "en"), value.get("k")
+        node = index.current().node(str(value.get("n") or ""))
+        if node is None or translator is None:
+            await respond(
+                response_type="ephemeral", replace_original=False, text=message("error", target)
+            )
+            return
+        try:
+            translated, _call = await translator.translate(
+                node.get_content(), target=target, purpose="translate"
+            )
+        except ModelError:
+            await respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text=message("model_error", target),
+            )
+            return
+        title = neutralize(str(node.metadata.get("title", "")))
+        heading = message("translation_of", target, number=number, title=title)
+        await respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=f"*{heading}*\n{neutralize(to_mrkdwn(translated))}"[:3900],
         )
 
 

@@ -35,7 +35,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.health import check_health as check_health  # re-exported for older imports
 from bot.health import write_health
-from bot.observer import build_observer
 from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
 from bot.slack.governor import (
@@ -273,7 +272,7 @@ async def start(
     bot_token, app_token = settings.require_slack()
     # First: an unwritable or damaged state file stops start-up before anything connects.
     state = state or open_state_store(settings)
-    components = components or build(settings)
+    components = components or build(settings, state=state)
     await asyncio.to_thread(components.detector.preload)
     try:
         await asyncio.to_thread(components.index.refresh)
@@ -282,7 +281,6 @@ async def start(
     session = http_session()
     client = web_client(settings, bot_token, session=session)
     inflight = InFlight()
-    components.pipeline.observer = build_observer(settings, state)
     app = build_app(
         components=components,
         client=client,

@@ -20,7 +20,6 @@ from bot.slack.dualnova_command import DualnovaCommand, Invocation
 from bot.state import StateStore
 from bot.usage_format import format_tokens, format_usd
 from bot.usage_ledger import UsageLedger, UsageSummary, utc_day
-from bot.wiring import Components
 
 FEEDBACK_ACTIONS = {
     "feedback_up": "up",
@@ -34,7 +33,7 @@ def register(
     app: AsyncApp,
     dualnova: DualnovaCommand,
     *,
-    components: Components,
+    observer: object,
     state: StateStore,
     clock: Callable[[], float] = time.time,
 ) -> None:
@@ -46,7 +45,7 @@ def register(
         return usage_message(today=today, month=month, now=now)
 
     dualnova.register("usage", usage, usage="usage", admin_only=True)
-    app.middleware(feedback_metrics(lambda: components.pipeline.observer))
+    app.middleware(feedback_metrics(lambda: observer))
 
 
 def feedback_metrics(observer: Callable[[], object]) -> Callable[..., Awaitable[Any]]:

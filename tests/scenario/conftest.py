@@ -12,6 +12,9 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings
+from bot.metrics import Write
+from bot.observer import build_observer
+from bot.pipeline import NoObserver
 from bot.slack.access import AccessPolicy
 from bot.slack.app import build_app
 from bot.slack.inflight import InFlight
@@ -72,15 +75,19 @@ async def start_bot(
     *,
     state: StateStore | None = None,
     access: AccessPolicy | None = None,
+    metrics: Write | None = None,
 ) -> RunningBot:
+    """`metrics`: run budgets and accounting as `serve` does, EMF lines to this writer;
+    without it the bot runs with no observer."""
     bot_token, app_token = settings.require_slack()
-    components = build(settings)
-    await asyncio.to_thread(components.detector.preload)  # as `serve` does before connecting
-    client = web_client(settings, bot_token)
-    inflight = InFlight()
     # The product's default store, a SQLite file in the test's working directory (aws_env's
     # tmp_path): the store every real deployment without STATE_TABLE runs is the one tested.
     store = state or open_state_store(settings)
+    observer = NoObserver() if metrics is None else build_observer(settings, store, write=metrics)
+    components = build(settings, state=store, observer=observer)
+    await asyncio.to_thread(components.detector.preload)  # as `serve` does before connecting
+    client = web_client(settings, bot_token)
+    inflight = InFlight()
     app = build_app(
         components=components,
         client=client,

@@ -15,7 +15,6 @@ from bot.chinese import chinese_script
 from bot.config import DEFAULT_DETECT_LANGUAGES, Settings, load_settings
 from bot.localizer import KIND, cache_key
 from bot.messages import message
-from bot.observer import build_observer
 from tests.fakes.bedrock import FakeBedrock, Reply
 from tests.fakes.slack import FakeSlack
 from tests.harness import (
@@ -55,12 +54,9 @@ def lg_settings(slack_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Se
 async def lg_bot(
     lg_settings: Settings, slack: FakeSlack
 ) -> AsyncIterator[tuple[RunningBot, list[dict[str, Any]]]]:
-    running = await start_bot(lg_settings, slack)
     emf: list[dict[str, Any]] = []
     # As `serve` wires it: the usage line, the day's counters and EMF metrics per question.
-    running.components.pipeline.observer = build_observer(
-        lg_settings, running.state, write=lambda line: emf.append(json.loads(line))
-    )
+    running = await start_bot(lg_settings, slack, metrics=lambda line: emf.append(json.loads(line)))
     yield running, emf
     await running.stop()
 

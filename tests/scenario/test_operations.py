@@ -15,7 +15,6 @@ import pytest
 from bot.budget import format_reset, next_utc_midnight
 from bot.config import Settings
 from bot.messages import message
-from bot.observer import build_observer
 from bot.state import DynamoStateStore, StateStore
 from bot.usage_format import format_usd
 from tests.fakes.aws import MotoServer
@@ -47,10 +46,9 @@ class OperatedBot:
 async def operated(
     settings: Settings, slack: FakeSlack, state: StateStore | None = None
 ) -> OperatedBot:
-    running = await start_bot(settings, slack, state=state)
     emf: list[dict[str, Any]] = []
-    running.components.pipeline.observer = build_observer(
-        settings, running.state, write=lambda line: emf.append(json.loads(line))
+    running = await start_bot(
+        settings, slack, state=state, metrics=lambda line: emf.append(json.loads(line))
     )
     return OperatedBot(running, emf)
 
