@@ -75,7 +75,7 @@ async def test_set_limit_and_unlimit_change_one_method_for_a_test(
     posted = [await client.chat_postMessage(channel="C1", text="x") for _ in range(10)]
 
     assert limited.response.status_code == 429
-    assert all(p["ok"] for p in posted)
+    assert posted and all(p["ok"] for p in posted)
 
 
 async def test_limits_go_back_to_slacks_tiers_on_reset(

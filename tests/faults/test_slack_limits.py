@@ -33,6 +33,7 @@ from tests.harness import (
     wait_replies,
 )
 
+ANSWER_KO = "직원은 매년 유급 연차를 20일 받습니다 [1]. 쓰지 않은 날은 5일까지 이월됩니다 [1]."
 LONG = "Employees get 20 days of paid annual leave per calendar year [1]. " * 8
 
 
@@ -105,7 +106,7 @@ async def test_a_stream_nearing_its_lifetime_continues_in_a_new_message(
     replies = await wait_answer(slack, CHANNEL, ts, timeout=20)
 
     assert len(replies) >= 2, "the stream was not rolled over"
-    assert all(m.streamed and not m.streaming for m in replies)
+    assert replies and all(m.streamed and not m.streaming for m in replies)
     assert "".join(m.text for m in replies).count("20 days") == 8
     assert not [c for c in slack.calls() if c.error == "message_not_in_streaming_state"]
     assert has_feedback(replies[-1])
@@ -167,7 +168,8 @@ async def test_a_waiting_question_shows_its_place_in_line_in_the_askers_language
     """The Bedrock queue reports a wait through `bot.progress.notify_waiting` (the contract in
     bot/progress.py); here a stand-in for it reports twice before the pipeline runs."""
     bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
-    bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER))
+    # In Korean, as promised: an English answer would be the language guard's to translate.
+    bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER_KO))
     pipeline = app.components.pipeline
     answer = pipeline.answer
 
@@ -183,5 +185,5 @@ async def test_a_waiting_question_shows_its_place_in_line_in_the_askers_language
     waiting = message("queue_position", "ko", position=3, seconds=42)
     shown = [c for c in slack.calls() if waiting in str(c.args.get("text"))]
     assert len(shown) == 1, "the place in line was not shown exactly once"
-    assert has_feedback(reply) and "20 days" in reply.text
+    assert has_feedback(reply) and "20일" in reply.text
     assert len(bot_replies(slack, CHANNEL, ts)) == 1, "the place in line was left behind"
