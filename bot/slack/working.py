@@ -127,16 +127,53 @@ class Working:
             with priority(Priority.COSMETIC):
                 if self.set_status is not None:
                     await self.set_status(text)
-                elif self.placeholder_ts is not None:
+                elif self.placeholder_ts is not None and (
+                    governor is None
+                    or self.shown_place
+                    or governor.available("chat.update")
+                    or not await self._repost_placeholder(governor, text)
+                ):
                     await self.client.chat_update(
                         channel=self.channel, ts=self.placeholder_ts, text=text
                     )
-                else:
+                elif self.placeholder_ts is None:
                     await self._post_placeholder(text, Priority.COSMETIC)
         except SlackApiError as exc:
             log.info("could not show the place in line", extra={"error": _error(exc)})
         else:
             self.shown_place = True
+
+    async def _repost_placeholder(self, governor: Governor, text: str) -> bool:
+        """The first notice when chat.update (Tier 3, spent on finished answers in a burst)
+        has no token: post it as the new placeholder (chat.postMessage's budget is per
+        channel) and delete the old one, with a chat.delete token taken first so that no
+        stale placeholder is left behind. False if the budgets do not allow it now."""
+        old = self.placeholder_ts
+        if old is None or not governor.available("chat.postMessage", self.channel):
+            return False
+        if not governor.try_take("chat.delete"):
+            return False
+        try:
+            response = await self.client.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, text=text
+            )
+        except SlackApiError as exc:
+            log.info("could not post the place in line", extra={"error": _error(exc)})
+            new = None
+        else:
+            new = str(response["ts"])
+        # The answer may have taken the old placeholder while the notice was being posted:
+        # then the notice is the one to take away.
+        doomed = new if self.consumed or new is None else old
+        if new is not None and not self.consumed:
+            self.placeholder_ts = new
+        if doomed is not None:
+            try:
+                with prepaid():
+                    await self.client.chat_delete(channel=self.channel, ts=doomed)
+            except SlackApiError as exc:
+                log.info("could not delete the old placeholder", extra={"error": _error(exc)})
+        return new is not None
 
     async def _remove_reaction(self) -> None:
         with prepaid() if self._governor is not None else contextlib.nullcontext():

@@ -187,3 +187,60 @@ async def test_a_waiting_question_shows_its_place_in_line_in_the_askers_language
     assert len(shown) == 1, "the place in line was not shown exactly once"
     assert has_feedback(reply) and "20일" in reply.text
     assert len(bot_replies(slack, CHANNEL, ts)) == 1, "the place in line was left behind"
+
+
+@pytest.fixture
+async def starved_updates(
+    slack: FakeSlack,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_env: Path,
+) -> AsyncIterator[Running]:
+    """chat.update and reactions.remove budgets of one call a minute, as in a burst where
+    finished answers have spent chat.update's tokens."""
+    app_settings = slack_app_settings(
+        monkeypatch,
+        slack,
+        aws_env,
+        SOCKET_PING_SECONDS="0.5",
+        SLACK_METHOD_LIMITS="chat.update=1/min:1,reactions.remove=1/min:1",
+    )
+    running = await start_app(app_settings, slack)
+    yield running
+    await running.stop(10)
+
+
+async def test_with_chat_update_spent_the_first_place_in_line_replaces_the_placeholder(
+    starved_updates: Running,
+    slack: FakeSlack,
+    bedrock: FakeBedrock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = starved_updates
+    governor = getattr(app.client, "governor", None)
+    assert governor is not None
+    assert governor.try_take("chat.update") and governor.try_take("reactions.remove")
+    bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
+    bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER_KO))
+    pipeline = app.components.pipeline
+    answer = pipeline.answer
+
+    async def queued(question: Question) -> AnswerStream:
+        await notify_waiting(4, 50.0)
+        return await answer(question)
+
+    monkeypatch.setattr(pipeline, "answer", queued)
+    ts = slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {LEAVE_KO}")
+    (reply,) = await wait_answer(slack, CHANNEL, ts)
+    await settle(app, slack)
+
+    waiting = message("queue_position", "ko", position=4, seconds=50)
+    posted = [c for c in slack.calls("chat.postMessage") if c.ok]
+    notices = [c for c in posted if waiting in str(c.args.get("text"))]
+    assert len(notices) == 1, "the place in line was not posted once"
+    assert not [c for c in slack.calls("chat.update") if not c.ok], "chat.update was forced"
+    deleted = {str(c.args.get("ts")) for c in slack.calls("chat.delete") if c.ok}
+    assert len(deleted) == 2, "the working placeholder and the notice were not both taken away"
+    assert has_feedback(reply) and "20일" in reply.text
+    assert len(bot_replies(slack, CHANNEL, ts)) == 1, "a placeholder was left behind"
+    assert slack.ratelimited() == {}
