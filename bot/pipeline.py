@@ -201,7 +201,8 @@ class Pipeline:
                     history=turn.question.history,
                 )
             except ModelBusy as exc:
-                busy = failure_message(exc, turn.language)
+                key, values = failure_key(exc)
+                busy = await self._say(turn, key, **values)
                 return self._fixed(turn, busy, Route(standalone_question=turn.text), "failed")
         standalone = routing.standalone_question
         glossary = self._glossary()

@@ -324,8 +324,9 @@ class Conversation:
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
             failed_in = stream.language if stream else language
-            if not await working.replace_with(message("error", failed_in)):
-                await self._say_failure(client, asked.channel, thread_ts, failed_in)
+            sorry = await self._sorry(failed_in)
+            if not await working.replace_with(sorry):
+                await self._say_failure(client, asked.channel, thread_ts, sorry)
         finally:
             on_wait.reset(waiting)
             await working.clear()
@@ -377,13 +378,19 @@ class Conversation:
                     return detection.language
         return None
 
+    async def _sorry(self, language: str) -> str:
+        """The failure sentence in any language (the localizer translates and caches a
+        language the catalogue lacks); the catalogue's if even that fails."""
+        try:
+            return await self._pipeline.localizer.message("error", language)
+        except Exception:
+            return message("error", language)
+
     async def _say_failure(
-        self, client: AsyncWebClient, channel: str, thread_ts: str, language: str
+        self, client: AsyncWebClient, channel: str, thread_ts: str, text: str
     ) -> None:
         try:
-            await client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, text=message("error", language)
-            )
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
         except SlackApiError as exc:
             log.error(
                 "could not post the failure message", extra={"error": exc.response.get("error")}
