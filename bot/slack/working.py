@@ -151,6 +151,9 @@ class Working:
         old = self.placeholder_ts
         if old is None or not governor.available("chat.postMessage", self.channel):
             return False
+        # Half of chat.delete's burst stays for answers posted below their placeholders.
+        if not governor.available("chat.delete", spare=LATER_NOTICE_SPARE):
+            return False
         if not governor.try_take("chat.delete"):
             return False
         try:
