@@ -22,7 +22,7 @@ from bot.slack.governor import (
     priority,
 )
 from bot.slack_rates import parse_method_limits
-from tests.fakes.slack import FakeSlack, member_of
+from fakes.slack import FakeSlack, member_of
 
 
 @pytest.fixture(scope="module")
@@ -169,9 +169,8 @@ def test_method_limits_parse_and_name_a_bad_entry() -> None:
 def test_a_bad_slack_method_limit_stops_start_up_with_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from bot.errors import ConfigError
-
     from bot.config import load_settings
+    from kernel.errors import ConfigError
 
     monkeypatch.setenv("SLACK_METHOD_LIMITS", "chat.update=fast")
     with pytest.raises(ConfigError, match=r"^SLACK_METHOD_LIMITS: 'chat\.update=fast'"):

@@ -16,9 +16,8 @@ from bot.config import DEFAULT_DETECT_LANGUAGES, Settings, load_settings
 from bot.localizer import KIND, cache_key
 from bot.messages import message
 from bot.observer import build_observer
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ALICE,
     LEAVE_EN,
     MENTION,
@@ -28,7 +27,8 @@ from tests.harness import (
     micro,
     wait_answer,
 )
-from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
+from fakes.slack import FakeSlack
+from tests.scenario.bots import CHANNEL, RunningBot, start_bot
 
 CAROL = "U0CAROL"  # zh-TW
 DENIZ = "U0DENIZ"  # tr-TR

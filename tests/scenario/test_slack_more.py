@@ -12,13 +12,13 @@ from bot.messages import message, suggested_prompts
 from bot.slack.access import AccessPolicy
 from bot.slack.manifest import BOT_EVENTS, manifest
 from bot.slack.serve import check_health, write_health
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import ALICE, BOB, LEAVE_EN, MENTION, bot_replies, eventually, wait_answer
+from fakes.slack import FakeSlack
 from retrieval.ingest import ingest
 from retrieval.sources import open_source
 from retrieval.store import LocalIndexStore
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.harness import ALICE, BOB, LEAVE_EN, MENTION, bot_replies, eventually, wait_answer
-from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
+from tests.scenario.bots import CHANNEL, RunningBot, start_bot
 
 ASSISTANT_DM = "D0ASSIST"
 

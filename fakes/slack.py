@@ -27,7 +27,7 @@ channels) or ``channel_not_found`` (private channels, DMs, group DMs), while a c
 action's ``response_url`` needs no membership (30 minutes, 5 uses). ``add_mpim`` declares a
 group DM; ``non_marketplace`` caps conversations.replies/history at 1/min and 15 messages.
 
-Slack's limits are on by default (``tests/fakes/slack_limits.py``): every method's rate tier
+Slack's limits are on by default (``fakes/slack_limits.py``): every method's rate tier
 (HTTP 429 + ``Retry-After``), the scopes of the app manifest (``missing_scope``) and a
 stream's five-minute lifetime. ``set_limit`` / ``unlimit`` change one method for a test;
 ``ratelimited()`` counts the 429s by method.
@@ -62,8 +62,8 @@ from typing import Any, Literal, TypeVar
 from aiohttp import WSMsgType, web
 from slack_sdk.models.blocks import blocks as _sdk_blocks
 
-from tests.fakes.loopback import LoopbackServer
-from tests.fakes.slack_limits import (
+from fakes.loopback import LoopbackServer
+from fakes.slack_limits import (
     MANIFEST_SCOPES,
     STREAM_LIFETIME_S,
     Limit,
