@@ -8,7 +8,7 @@ import re
 import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,6 +25,7 @@ from bot.slack.vocabulary import (
     FEEDBACK_TRANSLATION,
     SHOW_TRANSLATION,
     BadButtonValue,
+    ButtonValue,
     FeedbackValue,
     TranslationValue,
 )
@@ -34,6 +35,8 @@ from kernel.errors import ModelError
 from retrieval.handle import IndexHandle
 
 log = logging.getLogger(__name__)
+
+V = TypeVar("V", bound=ButtonValue)
 
 UserLanguage = Callable[[AsyncWebClient, str, str], Awaitable[str]]
 SETTINGS_USAGE = (
@@ -166,11 +169,8 @@ class ShowTranslation:
 
     async def __call__(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        try:
-            value = TranslationValue.decode(body["actions"][0].get("value"))
-        except BadButtonValue as exc:
-            log.warning("show-translation button value refused: %s", exc)
-            await _whisper(respond, message("error", "en"))
+        value = await _clicked(TranslationValue, body, respond)
+        if value is None:
             return
         target = value.language or "en"
         node = self.index.current().node(value.node_id)
@@ -197,11 +197,8 @@ class TranslationWrong:
 
     async def __call__(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        try:
-            value = FeedbackValue.decode(body["actions"][0].get("value"))
-        except BadButtonValue as exc:
-            log.warning("translation-wrong button value refused: %s", exc)
-            await _whisper(respond, message("error", "en"))
+        value = await _clicked(FeedbackValue, body, respond)
+        if value is None:
             return
         record = await self.state.get("answer_record", value.question_id) or {}
         await self.state.append(
@@ -221,6 +218,16 @@ class TranslationWrong:
             extra={"question_id": value.question_id, "terms": record.get("glossary_terms")},
         )
         await _whisper(respond, message("feedback_thanks", value.language or "en"))
+
+
+async def _clicked(kind: type[V], body: dict[str, Any], respond: AsyncRespond) -> V | None:
+    """The clicked button's value; None, and a word to the clicker, when it is not ours."""
+    try:
+        return kind.decode(body["actions"][0].get("value"))
+    except BadButtonValue as exc:
+        log.warning("button value refused: %s", exc)
+        await _whisper(respond, message("error", "en"))
+        return None
 
 
 async def _whisper(respond: AsyncRespond, text: str) -> None:
