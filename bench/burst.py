@@ -1,7 +1,7 @@
 """`burst`: 100 questions over 60 s from 60 people in 20 channels, inside Slack's and
 Bedrock's limits.
 
-The Slack fake enforces Slack's published tiers (tests/fakes/slack_limits.py); Nova Pro has
+The Slack fake enforces Slack's published tiers (fakes/slack_limits.py); Nova Pro has
 a quota of 40 requests a minute with a burst of 10 (`FakeBedrock.set_quota`) and takes 0.5 s
 to its first token. It reports what an asker sees:
 

@@ -1,7 +1,7 @@
 """The benchmark harness: the fakes, the sample index, `python -m bot serve` as a process.
 
 Every benchmark runs the real app as a subprocess (`python -m bot serve`, exactly what the
-container runs) against the loopback fakes in `tests/fakes/` (Slack Web API + Socket Mode,
+container runs) against the loopback fakes in `fakes/` (Slack Web API + Socket Mode,
 the Bedrock runtime with a latency profile, and moto for the DynamoDB state table when
 asked), on this machine. The fakes run in this process; both fakes record arrival times on
 the same monotonic clock, so latencies are measured on the wire, not inside the app.
@@ -39,16 +39,16 @@ if str(REPO) not in sys.path:  # `python bench/ack.py` as well as `python -m ben
     sys.path.insert(0, str(REPO))
 
 from bench.questions import ANSWER_EN, english_for  # noqa: E402
-from tests.fakes.aws import MotoServer  # noqa: E402
-from tests.fakes.bedrock import FakeBedrock, RecordedRequest, Reply, estimate_tokens  # noqa: E402
-from tests.fakes.slack import FakeSlack, Message  # noqa: E402
-from tests.harness import (  # noqa: E402
+from fakes.aws import MotoServer  # noqa: E402
+from fakes.bedrock import FakeBedrock, RecordedRequest, Reply, estimate_tokens  # noqa: E402
+from fakes.harness import (  # noqa: E402
     bot_replies,
     build_sample_index,
     has_feedback,
     offline_aws_env,
     serve_env,
 )
+from fakes.slack import FakeSlack, Message  # noqa: E402
 
 BOT_TOKEN = "xoxb-bench-0000000000-secret"
 APP_TOKEN = "xapp-1-bench-0000000000-secret"

@@ -32,7 +32,7 @@ from bench.common import (
     stack,
 )
 from bench.questions import workload
-from tests.fakes.bedrock import RecordedRequest, cache_prefixes, estimate_tokens
+from fakes.bedrock import RecordedRequest, cache_prefixes, estimate_tokens
 
 TARGET_RATIO = 0.5
 #: For each workload topic (by its English question), a fact of the answer as the documents

@@ -112,7 +112,7 @@ class BedrockProcess:
 
 
 def serve_bedrock(embed_s: float) -> None:
-    from tests.fakes.bedrock import FakeBedrock
+    from fakes.bedrock import FakeBedrock
 
     with FakeBedrock() as fake:
         fake.latency("titan-embed", fixed_s=embed_s)
@@ -130,7 +130,7 @@ def seed(moto_url: str, documents: int) -> None:
     import boto3
     from botocore.config import Config
 
-    from tests.fakes.s3_corpus import put_documents
+    from fakes.s3_corpus import put_documents
 
     client = boto3.client(
         "s3",

@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.s3_corpus import bucket_name
-from tests.fakes.slack import FakeSlack
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock
+from fakes.harness import build_sample_index, offline_aws_env
+from fakes.s3_corpus import bucket_name
+from fakes.slack import FakeSlack
 from tests.faults.secrets import AWS_SECRET, leaks
-from tests.harness import DOCS, REPO, build_sample_index, offline_aws_env
-
-__all__ = ["DOCS", "REPO"]
 
 _AWS_VARIABLES = [
     name for name in os.environ if name.startswith(("AWS_", "SLACK_", "DUALNOVA_"))

@@ -18,9 +18,9 @@ from bot.slack.usage_command import usage_message
 from bot.usage import usage_of
 from bot.usage_ledger import UsageSummary, usage_increments
 from bot.wiring import build
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import micro
 from kernel.models import Question, Route
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.harness import micro
 
 LANGUAGES = ["en", "ko", "ja", "zh", "es", "de", "fr", "vi", "pt", "it", "id", "th"]
 ENGLISH = "Employees get 20 days of paid annual leave per year [1]. Unused days carry over."

@@ -16,9 +16,9 @@ from bot.config import Settings, load_settings
 from bot.state import DynamoStateStore
 from bot.state_factory import build_state_store
 from bot.wiring import build_retriever, build_s3_client, build_store
+from fakes.aws import MotoServer
+from fakes.harness import REPO
 from kernel.aws_clients import BOTOCORE_DEFAULT_POOL, aws_client
-from tests.conftest import REPO
-from tests.fakes.aws import MotoServer
 
 POOL = 77  # neither botocore's 10 nor any size the code used before
 

@@ -13,7 +13,7 @@ from urllib3.exceptions import ProtocolError
 
 from bot.bedrock import StreamPiece, converse_llm, runtime_client, stream_chat
 from bot.config import Settings
-from tests.fakes.bedrock import FakeBedrock, Reply
+from fakes.bedrock import FakeBedrock, Reply
 
 WORDS = " ".join(f"word{i}" for i in range(60))
 ASK = [ChatMessage(role=MessageRole.USER, content="Say sixty words.")]

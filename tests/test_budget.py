@@ -9,8 +9,8 @@ from bot.config import Settings
 from bot.messages import message
 from bot.observer import build_observer
 from bot.state import DynamoStateStore, MemoryStateStore, StateError
+from fakes.aws import MotoServer
 from kernel.models import Answer, Question, Route
-from tests.fakes.aws import MotoServer
 
 NOW = 1_777_000_000.0  # 2026-04-24 03:06:40 UTC
 MIDNIGHT = 1_777_075_200.0  # 2026-04-25 00:00:00 UTC

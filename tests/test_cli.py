@@ -10,10 +10,9 @@ import pytest
 from bot.cli import main
 from bot.config import Settings
 from bot.messages import message
-from tests.conftest import DOCS, REPO
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.harness import bot_command, clean_environ
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import DOCS, REPO, bot_command, clean_environ
 
 EXPECTED_KEYS = {"question", "language", "answer", "citations", "route", "offline"}
 

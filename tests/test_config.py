@@ -76,7 +76,7 @@ def test_the_cli_prints_the_config_error_and_exits_2(
 
 def test_env_example_lists_every_setting() -> None:
     from bot.config import Settings
-    from tests.conftest import REPO
+    from fakes.harness import REPO
 
     example = (REPO / ".env.example").read_text("utf-8")
     variables = [

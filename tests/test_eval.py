@@ -14,9 +14,9 @@ from bot.eval_judge import RUBRIC
 from bot.eval_run import evaluate
 from bot.eval_set import fact_present, load_golden_set
 from bot.messages import message
+from fakes.bedrock import FakeBedrock, RecordedRequest, Reply
+from fakes.harness import REPO
 from kernel.errors import IndexNotFound
-from tests.conftest import REPO
-from tests.fakes.bedrock import FakeBedrock, RecordedRequest, Reply
 
 GOOD = [
     {

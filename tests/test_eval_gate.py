@@ -18,7 +18,7 @@ import pytest
 from bot.config import load_settings
 from bot.eval_run import EvalRun, evaluate
 from bot.eval_set import load_golden_set
-from tests.conftest import REPO
+from fakes.harness import REPO
 
 GOLDEN = REPO / "examples" / "eval" / "handbook.jsonl"
 BASELINE = REPO / "examples" / "eval" / "handbook.offline-baseline.json"

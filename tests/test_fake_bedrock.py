@@ -24,7 +24,7 @@ from llama_index.core.llms import ChatMessage
 from llama_index.embeddings.bedrock import BedrockEmbedding
 from llama_index.llms.bedrock_converse import BedrockConverse
 
-from tests.fakes.bedrock import (
+from fakes.bedrock import (
     CONTENT_BLOCK_TYPES,
     ERROR_KINDS,
     ERROR_STATUS,

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.fakes.bedrock import CACHE_MIN_TOKENS, FakeBedrock, Reply, estimate_tokens
+from fakes.bedrock import CACHE_MIN_TOKENS, FakeBedrock, Reply, estimate_tokens
 
 NOVA_PRO = "us.amazon.nova-pro-v1:0"
 NOVA_MICRO = "us.amazon.nova-micro-v1:0"

@@ -26,7 +26,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.fakes.slack import FakeSlack
+from fakes.slack import FakeSlack
 
 # Fast pings let the SDK notice a dropped socket within a fraction of a second.
 PING_S = 0.1

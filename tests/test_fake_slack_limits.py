@@ -11,8 +11,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack import FakeSlack, member_of
-from tests.fakes.slack_limits import RATE_LIMITS, TIER_2
+from fakes.slack import FakeSlack, member_of
+from fakes.slack_limits import RATE_LIMITS, TIER_2
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from botocore.config import Config
 
 from bot.flow import Budget, FlowControl, ModelGate, asker
 from bot.progress import on_wait
+from fakes.bedrock import FakeBedrock
 from kernel.aws_errors import as_model_error
 from kernel.errors import ModelBusy
-from tests.fakes.bedrock import FakeBedrock
 
 NOVA_PRO = "us.amazon.nova-pro-v1:0"
 

@@ -10,9 +10,9 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.glossary import Glossary, GlossaryTerm, load_base_glossary
 from bot.wiring import build
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import REPO
 from kernel.models import Question
-from tests.conftest import REPO
-from tests.fakes.bedrock import FakeBedrock, Reply
 
 GLOSSARY = REPO / "examples" / "glossary.json"
 

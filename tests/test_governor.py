@@ -22,7 +22,7 @@ from bot.slack.governor import (
     priority,
 )
 from bot.slack_rates import parse_method_limits
-from tests.fakes.slack import FakeSlack, member_of
+from fakes.slack import FakeSlack, member_of
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from fakes.bedrock import FakeBedrock
+from fakes.harness import DOCS, ingest_with
 from kernel.errors import IngestError
 from retrieval.index import KnowledgeIndex
 from retrieval.ingest import IngestReport
 from retrieval.store import LocalIndexStore
-from tests.conftest import DOCS
-from tests.fakes.bedrock import FakeBedrock
-from tests.harness import ingest_with
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.wiring import build, build_retriever
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.bedrock_agent import FakeKnowledgeBase
 from kernel.errors import ModelThrottled, RetrievalError
 from kernel.models import Question
 from retrieval.knowledge_base import KnowledgeBaseRetriever
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.bedrock_agent import FakeKnowledgeBase
 
 KB = "KBTEST0001"
 

@@ -10,8 +10,8 @@ from bot.localizer import KIND, Localizer, cache_key
 from bot.messages import message
 from bot.state import MemoryStateStore
 from bot.wiring import build
+from fakes.bedrock import FakeBedrock, Reply
 from kernel.models import ModelCall
-from tests.fakes.bedrock import FakeBedrock, Reply
 
 BUSY_PL = "Mam teraz zbyt wiele zapytań. Spróbuj ponownie za minutę."
 TRUNCATED_PL = "Twoja wiadomość była bardzo długa, więc przeczytałem tylko pierwsze {limit} znaków."

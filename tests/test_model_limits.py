@@ -14,9 +14,9 @@ from bot.condense import PREFILL, condense_max_tokens, parse_reply
 from bot.config import Settings
 from bot.messages import message
 from bot.wiring import build
+from fakes.bedrock import FakeBedrock, Reply, estimate_tokens
+from fakes.harness import REPO
 from kernel.models import Answer, Question
-from tests.fakes.bedrock import FakeBedrock, Reply, estimate_tokens
-from tests.harness import REPO
 
 LEAVE_EN = "How many days of paid annual leave do employees get?"
 LONG_EN = " ".join(

@@ -12,8 +12,8 @@ from bot.answer import SYSTEM_PROMPT
 from bot.config import Settings
 from bot.messages import message
 from bot.wiring import build
+from fakes.bedrock import FakeBedrock, Reply
 from kernel.models import Answer, Question, Turn
-from tests.fakes.bedrock import FakeBedrock, Reply
 
 LEAVE_EN = "How many days of paid annual leave do employees get?"
 

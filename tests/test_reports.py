@@ -17,9 +17,9 @@ from bot.reports import group_gaps, parse_since
 from bot.state import DynamoStateStore, MemoryStateStore
 from bot.state_sqlite import SqliteStateStore
 from bot.wiring import build
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock, Reply
 from kernel.models import Question
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock, Reply
 
 NOW = 1_777_000_000.0  # 2026-04-24 03:06:40 UTC
 EUROPA_EN = "What is the population of Jupiter's moon Europa?"

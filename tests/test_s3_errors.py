@@ -11,13 +11,13 @@ from botocore.exceptions import ClientError
 
 from bot.config import load_settings
 from bot.doctor import collect_checks
+from fakes.aws import MotoServer
+from fakes.s3_corpus import bucket_name, put_documents
 from kernel.errors import AccessDenied, ConfigError, IngestError
 from retrieval.ingest import ingest
 from retrieval.s3 import parse_s3_uri, s3_error
 from retrieval.sources import open_source
 from retrieval.store import LocalIndexStore
-from tests.fakes.aws import MotoServer
-from tests.fakes.s3_corpus import bucket_name, put_documents
 
 
 @pytest.fixture

@@ -11,16 +11,16 @@ from llama_index.core.embeddings import MockEmbedding
 
 from bot.config import Settings, load_settings
 from bot.wiring import build_embedder, build_store, runtime_client
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock
+from fakes.harness import bucket_of, ingest_with
+from fakes.s3_corpus import code_word, put_documents
 from kernel.errors import IngestError
 from retrieval.embedding import LlamaIndexEmbedder
 from retrieval.index import KnowledgeIndex
 from retrieval.ingest import ingest
 from retrieval.s3 import s3_client
 from retrieval.store import IndexStore
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.s3_corpus import code_word, put_documents
-from tests.harness import bucket_of, ingest_with
 
 
 class S3Calls:

@@ -9,13 +9,13 @@ from botocore.exceptions import ClientError
 
 from bot.config import load_settings
 from bot.doctor import collect_checks
+from fakes.aws import MotoServer
+from fakes.s3_corpus import bucket_name
 from kernel.errors import AccessDenied
 from retrieval.ingest import ingest
 from retrieval.s3 import parse_s3_uri, s3_client, s3_error
 from retrieval.sources import open_source
 from retrieval.store import LocalIndexStore
-from tests.fakes.aws import MotoServer
-from tests.fakes.s3_corpus import bucket_name
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from fakes.aws import MotoServer
+from fakes.s3_corpus import bucket_name
 from kernel.errors import IngestError
 from retrieval.locks import DynamoLock, LeaseBackend, Owner, S3ObjectLock, hold
 from retrieval.s3 import S3Location
-from tests.fakes.aws import MotoServer
-from tests.fakes.s3_corpus import bucket_name
 
 TTL_S = 1.0
 

@@ -9,14 +9,14 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from bot.config import Settings
+from fakes.aws import MotoServer
+from fakes.harness import bucket_of
 from infra.permissions import task_role_statements
 from infra.policy_checks import missing_permissions
 from kernel.errors import IngestError
 from retrieval.locks import S3ObjectLock
 from retrieval.s3 import parse_s3_uri, s3_client
 from retrieval.s3_store import S3IndexStore
-from tests.fakes.aws import MotoServer
-from tests.harness import bucket_of
 
 #: The IAM action that authorises each S3 operation (multipart parts count as s3:PutObject).
 IAM_ACTION = {

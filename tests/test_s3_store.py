@@ -16,16 +16,15 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.wiring import build_store
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock
+from fakes.harness import REPO, bot_command, bucket_of, ingest_with
+from fakes.s3_corpus import code_word, key_of, put_documents
 from kernel.errors import AccessDenied, IngestError
 from retrieval.handle import IndexHandle
 from retrieval.locks import S3ObjectLock
 from retrieval.s3 import parse_s3_uri, s3_client
 from retrieval.s3_store import S3IndexStore
-from tests.conftest import REPO
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.s3_corpus import code_word, key_of, put_documents
-from tests.harness import bot_command, bucket_of, ingest_with
 
 
 def store_with(client: Any, settings: Settings) -> S3IndexStore:

@@ -28,8 +28,8 @@ from bot.config import Settings
 from bot.state import DynamoStateStore, MemoryStateStore, StateAccessDenied, StateError, StateStore
 from bot.state_factory import build_state_store, open_state_store
 from bot.state_sqlite import SqliteStateStore
+from fakes.aws import MotoServer
 from kernel.errors import AccessDenied
-from tests.fakes.aws import MotoServer
 
 T0 = 1_700_000_000.0
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.aws import MotoServer
+from fakes.aws import MotoServer
 
 KEYS = [f"event:Ev{n}" for n in range(25)]
 INCREMENTS = 40

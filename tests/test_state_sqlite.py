@@ -13,7 +13,7 @@ import pytest
 
 from bot.state import StateError
 from bot.state_sqlite import SqliteStateStore
-from tests.harness import bot_command, clean_environ
+from fakes.harness import bot_command, clean_environ
 
 FULL_DISK_ROW = "~{n:07d}"
 

@@ -18,10 +18,10 @@ from bot.usage import usage_of
 from bot.usage_format import format_usd
 from bot.usage_ledger import UsageLedger
 from bot.wiring import build
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock, Reply
 from kernel.errors import ConfigError
 from kernel.models import Answer, ModelCall, Question, Route
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock, Reply
 
 LEAVE_KO = "직원은 유급 연차를 며칠 받나요?"
 LEAVE_EN = "How many days of paid annual leave do employees get?"

@@ -17,9 +17,9 @@ from bot.observer import Operations
 from bot.pipeline import NoObserver
 from bot.state import MemoryStateStore
 from bot.wiring import build, build_detector, build_store
+from fakes.bedrock import FakeBedrock, Reply
 from kernel.models import Answer, Question
 from retrieval.handle import IndexHandle
-from tests.fakes.bedrock import FakeBedrock, Reply
 
 EXAMPLE_DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
 BUSY_PL = "Mam teraz zbyt wiele zapytań. Spróbuj ponownie za minutę."

@@ -6,7 +6,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncAssistant, AsyncBoltContext
+from slack_bolt.async_app import (
+    AsyncApp,
+    AsyncAssistant,
+    AsyncBoltContext,
+    AsyncSay,
+    AsyncSetStatus,
+    AsyncSetSuggestedPrompts,
+)
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -20,6 +27,7 @@ from bot.slack.dualnova_command import DualnovaCommand
 from bot.slack.governor import GovernedApp
 from bot.slack.inflight import InFlight
 from bot.slack.settings_store import SettingsStore, load_channel_settings
+from bot.slack.vocabulary import FEEDBACK_DOWN, FEEDBACK_UP, SHARE_ANSWER, is_dm
 from bot.state import StateStore
 from bot.wiring import Components
 
@@ -86,7 +94,7 @@ def build_app(
         state=state,
         inflight=inflight,
         visible=lambda channel, user: access.visible(
-            channel_id=channel, user_id=user, is_dm=channel.startswith("D")
+            channel_id=channel, user_id=user, is_dm=is_dm(channel)
         ),
         user_language=user_language,
     )
@@ -115,7 +123,10 @@ def build_app(
 
     @assistant.thread_started
     async def thread_started(
-        payload: dict[str, Any], say: Any, set_suggested_prompts: Any, context: AsyncBoltContext
+        payload: dict[str, Any],
+        say: AsyncSay,
+        set_suggested_prompts: AsyncSetSuggestedPrompts,
+        context: AsyncBoltContext,
     ) -> None:
         user = (payload.get("assistant_thread") or {}).get("user_id") or context.user_id
         language = await conversation.user_language(client, user) or settings.default_language
@@ -127,7 +138,10 @@ def build_app(
 
     @assistant.user_message
     async def assistant_message(
-        body: dict[str, Any], payload: dict[str, Any], set_status: Any, context: AsyncBoltContext
+        body: dict[str, Any],
+        payload: dict[str, Any],
+        set_status: AsyncSetStatus,
+        context: AsyncBoltContext,
     ) -> None:
         await conversation.answer(
             client=client,
@@ -191,7 +205,7 @@ def build_app(
     )
     app.command("/ask")(commands.ask)
     app.command("/ingest")(commands.ingest)
-    app.action("share_answer")(commands.share)
-    app.action("feedback_up")(commands.feedback)
-    app.action("feedback_down")(commands.feedback)
+    app.action(SHARE_ANSWER)(commands.share)
+    app.action(FEEDBACK_UP)(commands.feedback)
+    app.action(FEEDBACK_DOWN)(commands.feedback)
     return app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import shlex
 import time
@@ -12,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -28,13 +28,18 @@ from bot.slack.render import (
     sources_block,
     to_mrkdwn,
 )
+from bot.slack.vocabulary import (
+    FEEDBACK_VOTES,
+    SHARE_ANSWER,
+    BadButtonValue,
+    FeedbackValue,
+)
 from bot.state import StateStore
 from kernel.errors import DualnovaError
 from kernel.models import PUBLIC_COLLECTION, Question
 
 log = logging.getLogger(__name__)
 
-Respond = Callable[..., Awaitable[Any]]
 #: The language to answer `user` in: their preference, else detected from `text`.
 UserLanguage = Callable[[AsyncWebClient, str, str], Awaitable[str]]
 SHARE_TTL_S = 24 * 3600
@@ -105,9 +110,9 @@ class Commands:
 
     async def ask(
         self,
-        ack: Callable[..., Awaitable[Any]],
+        ack: AsyncAck,
         command: dict[str, Any],
-        respond: Respond,
+        respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         # Ack first: Slack allows 3 s, and users.info below may wait out a 429.
@@ -117,7 +122,7 @@ class Commands:
         self._spawn(self._ask(text, user, channel, respond, client))
 
     async def _ask(
-        self, text: str, user: str, channel: str, respond: Respond, client: AsyncWebClient
+        self, text: str, user: str, channel: str, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
         language = self._settings.default_language
         try:
@@ -145,7 +150,7 @@ class Commands:
                 "elements": [
                     {
                         "type": "button",
-                        "action_id": "share_answer",
+                        "action_id": SHARE_ANSWER,
                         "value": answer.question_id,
                         "text": {
                             "type": "plain_text",
@@ -184,9 +189,9 @@ class Commands:
 
     async def share(
         self,
-        ack: Callable[..., Awaitable[Any]],
+        ack: AsyncAck,
         body: dict[str, Any],
-        respond: Respond,
+        respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         await ack()
@@ -229,7 +234,9 @@ class Commands:
             text=message("shared", saved["language"]),
         )
 
-    async def _tell(self, respond: Respond, client: AsyncWebClient, user: str, text: str) -> None:
+    async def _tell(
+        self, respond: AsyncRespond, client: AsyncWebClient, user: str, text: str
+    ) -> None:
         """An ephemeral word to `user`; their DM with the bot when the response_url is spent."""
         with contextlib.suppress(Exception):
             sent = await respond(response_type="ephemeral", replace_original=False, text=text)
@@ -242,20 +249,21 @@ class Commands:
 
     # ---- feedback ---------------------------------------------------------------------------
 
-    async def feedback(
-        self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any], respond: Respond
-    ) -> None:
+    async def feedback(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         action = body["actions"][0]
         try:
-            value = json.loads(action.get("value") or "{}")
-        except ValueError:
-            value = {}
+            value = FeedbackValue.decode(action.get("value"))
+        except BadButtonValue as exc:
+            log.warning("feedback button value refused: %s", exc)
+            text = message("error", self._settings.default_language)
+            await respond(response_type="ephemeral", replace_original=False, text=text)
+            return
         record = {
-            "question_id": value.get("q"),
-            "language": value.get("l"),
-            "route": value.get("r"),
-            "vote": "up" if action.get("action_id") == "feedback_up" else "down",
+            "question_id": value.question_id,
+            "language": value.language,
+            "route": value.route,
+            "vote": FEEDBACK_VOTES.get(str(action.get("action_id")), "down"),
             "user": body.get("user", {}).get("id"),
             "channel": (body.get("channel") or {}).get("id"),
         }
@@ -264,16 +272,16 @@ class Commands:
         await respond(
             response_type="ephemeral",
             replace_original=False,
-            text=message("feedback_thanks", str(value.get("l") or "en")),
+            text=message("feedback_thanks", value.language or "en"),
         )
 
     # ---- /ingest ----------------------------------------------------------------------------
 
     async def ingest(
         self,
-        ack: Callable[..., Awaitable[Any]],
+        ack: AsyncAck,
         command: dict[str, Any],
-        respond: Respond,
+        respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         user, channel = str(command["user_id"]), str(command["channel_id"])

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
+from slack_bolt.async_app import AsyncSetStatus
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -39,6 +39,7 @@ from bot.slack.render import (
     translation_block,
 )
 from bot.slack.settings_store import SettingsStore
+from bot.slack.vocabulary import is_dm, thread_key
 from bot.slack.working import Working
 from bot.state import MemoryStateStore, StateError, StateStore
 from kernel.models import Answer, Question, Turn
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 DEDUPE_TTL_S = 2 * 3600  # Slack redelivers for minutes; keep keys well past that
 THREAD_TTL_S = 30 * 24 * 3600
 ANSWER_RECORD_TTL_S = 7 * 24 * 3600
-
-SetStatus = Callable[[str], Awaitable[Any]]
 
 
 def locale_language(locale: str | None) -> str | None:
@@ -149,7 +148,7 @@ class Conversation:
         self._local_claims = MemoryStateStore()  # dedupe while the state store fails
 
     async def is_bot_thread(self, channel: str, thread_ts: str) -> bool:
-        return await self._state.get("thread", f"{channel}:{thread_ts}") is not None
+        return await self._state.get("thread", thread_key(channel, thread_ts)) is not None
 
     async def follow_up(
         self, *, client: AsyncWebClient, asked: Asked, bot_user_id: str | None
@@ -157,7 +156,7 @@ class Conversation:
         """A reply without a mention in a thread the bot answered: always remembered, answered
         only when addressed to the bot (the channel's `followups` setting says how to tell)."""
         thread_ts = asked.thread_ts or asked.ts
-        thread = await self._state.get("thread", f"{asked.channel}:{thread_ts}") or {}
+        thread = await self._state.get("thread", thread_key(asked.channel, thread_ts)) or {}
         mode = (await self._prefs.channel(asked.channel)).followups
         if addressed_to_bot(
             asked.text,
@@ -196,7 +195,7 @@ class Conversation:
         client: AsyncWebClient,
         asked: Asked,
         bot_user_id: str | None,
-        set_status: SetStatus | None = None,
+        set_status: AsyncSetStatus | None = None,
     ) -> None:
         # Tracked from the start: with DynamoDB the claims take a round trip, and an event
         # acked just before SIGTERM must still count as in flight.
@@ -231,7 +230,7 @@ class Conversation:
         client: AsyncWebClient,
         asked: Asked,
         bot_user_id: str | None,
-        set_status: SetStatus | None,
+        set_status: AsyncSetStatus | None,
     ) -> None:
         thread_ts = asked.thread_ts or asked.ts
         text = strip_mentions(asked.text)
@@ -282,7 +281,7 @@ class Conversation:
                 collections=self._access.visible(
                     channel_id=asked.channel,
                     user_id=asked.user,
-                    is_dm=asked.channel.startswith("D"),
+                    is_dm=is_dm(asked.channel),
                 ),
                 user_id=asked.user,
                 channel_id=asked.channel,

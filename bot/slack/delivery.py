@@ -216,17 +216,16 @@ class _Streamer:
     async def add(self, text: str) -> None:
         if not text:
             return
-        pieces = (
-            split_text(text, STREAM_MESSAGE_LIMIT // 2)
-            if len(text) > STREAM_MESSAGE_LIMIT // 2
-            else [text]
-        )
+        pieces = _partition(text, STREAM_MESSAGE_LIMIT // 2)
         for i, piece in enumerate(pieces):
             try:
                 await self._add_piece(piece)
             except _StreamEnded as ended:  # the pieces after this one are unsent too
                 rest = "".join(pieces[i + 1 :])
                 raise _StreamEnded(ended.error, ended.unsent + rest) from ended
+            except _StreamingRefused as refused:
+                rest = "".join(pieces[i + 1 :])
+                raise _StreamingRefused(refused.error, refused.unsent + rest) from refused
 
     async def _add_piece(self, piece: str) -> None:
         now = time.monotonic()
@@ -420,6 +419,27 @@ class _Poster:
             self._delivered.text += ("\n\n" if self._delivered.text else "") + body
         self._shown = body
         self._last_update = time.monotonic()
+
+
+def _partition(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut after a paragraph, line or word boundary,
+    that join back into `text` exactly: appended to one stream, or posted after a refused
+    one, no two words run together."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = next(
+            (
+                at + len(sep)
+                for sep in ("\n\n", "\n", " ")
+                if (at := window.rfind(sep)) >= limit // 2
+            ),
+            limit,
+        )
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    return [*pieces, rest] if rest else pieces
 
 
 def _split_once(text: str, limit: int) -> tuple[str, str]:

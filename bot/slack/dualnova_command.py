@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import message
@@ -29,7 +30,7 @@ class Invocation:
     language: str
     is_admin: bool
     client: AsyncWebClient
-    respond: Callable[..., Awaitable[Any]]
+    respond: AsyncRespond
 
 
 #: A handler returns the ephemeral reply (text, or a dict of chat arguments such as blocks).
@@ -70,9 +71,9 @@ class DualnovaCommand:
 
     async def __call__(
         self,
-        ack: Callable[..., Awaitable[Any]],
+        ack: AsyncAck,
         command: dict[str, Any],
-        respond: Callable[..., Awaitable[Any]],
+        respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
         words = str(command.get("text") or "").split()

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shlex
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answer import Translator
@@ -21,13 +21,22 @@ from bot.messages import message, native_name
 from bot.slack.dualnova_command import DualnovaCommand, Invocation
 from bot.slack.render import neutralize, to_mrkdwn
 from bot.slack.settings_store import SettingsStore
+from bot.slack.vocabulary import (
+    FEEDBACK_TRANSLATION,
+    SHOW_TRANSLATION,
+    BadButtonValue,
+    ButtonValue,
+    FeedbackValue,
+    TranslationValue,
+)
 from bot.state import StateStore
 from kernel.errors import ModelError
 from retrieval.handle import IndexHandle
 
 log = logging.getLogger(__name__)
 
-Ack = Callable[..., Awaitable[Any]]
+V = TypeVar("V", bound=ButtonValue)
+
 UserLanguage = Callable[[AsyncWebClient, str, str], Awaitable[str]]
 SETTINGS_USAGE = (
     "settings [companion ko|off] [mode pro|draft_then_pro] [followups addressed|all|mentions]"
@@ -48,19 +57,40 @@ def register(
     prefs: SettingsStore,
     user_language: UserLanguage,
 ) -> None:
+    preferences = Preferences(prefs=prefs)
+    dualnova.register("language", preferences.language, usage="language <code>|auto")
+    dualnova.register("settings", preferences.settings, usage=SETTINGS_USAGE, admin_only=True)
+    app.command("/glossary")(
+        GlossaryCommand(glossary=glossary, admins=frozenset(admins), user_language=user_language)
+    )
+    app.action(FEEDBACK_TRANSLATION)(TranslationWrong(state=state))
 
-    async def language(call: Invocation) -> str:
+
+def register_show_translation(
+    app: AsyncApp, *, index: IndexHandle, translator: Translator | None
+) -> None:
+    """ "Show translation" on a source in another language: Micro translates the passage."""
+    app.action(SHOW_TRANSLATION)(ShowTranslation(index=index, translator=translator))
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """`/dualnova language` (anyone, for themselves) and `/dualnova settings` (admins)."""
+
+    prefs: SettingsStore
+
+    async def language(self, call: Invocation) -> str:
         code = normalize_code(call.args[0]) if call.args else ""  # zh-hant, zh-TW -> zh-Hant
         if code == "auto":
-            await prefs.set_user_language(call.user_id, None)
+            await self.prefs.set_user_language(call.user_id, None)
             return message("language_auto", call.language)
         if code not in SUPPORTED_CODES and code not in (HANT, HANS):
-            current = await prefs.user_language(call.user_id) or "auto"
+            current = await self.prefs.user_language(call.user_id) or "auto"
             return f"Your answer language: `{current}`. Usage: `/dualnova language ja`, `/dualnova language zh-Hant` or `/dualnova language auto`."
-        await prefs.set_user_language(call.user_id, code)
+        await self.prefs.set_user_language(call.user_id, code)
         return message("language_set", code, name=native_name(code))
 
-    async def settings(call: Invocation) -> str:
+    async def settings(self, call: Invocation) -> str:
         changes: dict[str, object] = {}
         words = iter(call.args)
         for word in words:
@@ -79,9 +109,9 @@ def register(
         if isinstance(companion, str) and companion not in (*SUPPORTED_CODES, HANT, HANS):
             return f"Unknown language code `{companion}`; use an ISO 639-1 code such as ko, ja, en."
         current = (
-            await prefs.update_channel(call.channel_id, **changes)
+            await self.prefs.update_channel(call.channel_id, **changes)
             if changes
-            else await prefs.channel(call.channel_id)
+            else await self.prefs.channel(call.channel_id)
         )
         return (
             f"Settings for <#{call.channel_id}>: companion language "
@@ -89,20 +119,21 @@ def register(
             f"thread replies answered: `{current.followups}`."
         )
 
-    dualnova.register("language", language, usage="language <code>|auto")
-    dualnova.register(
-        "settings",
-        settings,
-        usage=SETTINGS_USAGE,
-        admin_only=True,
-    )
 
-    @app.command("/glossary")
-    async def glossary_command(
-        ack: Ack,
+@dataclass(frozen=True)
+class GlossaryCommand:
+    """`/glossary`: anyone lists the terms; admins add and remove them."""
+
+    glossary: GlossarySource
+    admins: frozenset[str]
+    user_language: UserLanguage
+
+    async def __call__(
+        self,
+        ack: AsyncAck,
         command: dict[str, Any],
         client: AsyncWebClient,
-        respond: Callable[..., Awaitable[Any]],
+        respond: AsyncRespond,
     ) -> None:
         user = str(command["user_id"])
         try:
@@ -110,39 +141,73 @@ def register(
         except ValueError:
             words = []
         if not words or words[0] == "list":
-            await ack(text=_glossary_listing(glossary))  # in memory: nothing to wait for
+            await ack(text=_glossary_listing(self.glossary))  # in memory: nothing to wait for
             return
         # Everything else waits on Slack (users.info) or the state store: ack first.
         await ack()
-        if user not in admins:
-            lang = await user_language(client, user, "")
+        if user not in self.admins:
+            lang = await self.user_language(client, user, "")
             reply = message("not_admin", lang, command=f"/glossary {words[0]}")
         elif words[0] == "remove" and len(words) >= 2:
             name = " ".join(words[1:])
-            await glossary.remove(name)
+            await self.glossary.remove(name)
             reply = f"Removed `{neutralize(name)}` from the glossary (in effect now)."
         elif words[0] == "add" and len(words) >= 2 and (term := _parse_term(words[1:])):
-            await glossary.add(term)
+            await self.glossary.add(term)
             reply = f"Added `{neutralize(term.term)}` to the glossary (in effect now)."
         else:
             reply = GLOSSARY_USAGE
         await respond(response_type="ephemeral", text=reply)
 
-    @app.action("feedback_translation")
-    async def translation_wrong(
-        ack: Ack, body: dict[str, Any], respond: Callable[..., Awaitable[Any]]
-    ) -> None:
+
+@dataclass(frozen=True)
+class ShowTranslation:
+    """ "Show translation": the cited passage, translated by Micro, for the clicker only."""
+
+    index: IndexHandle
+    translator: Translator | None
+
+    async def __call__(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        value = json.loads(body["actions"][0].get("value") or "{}")
-        question_id = str(value.get("q") or "")
-        record = await state.get("answer_record", question_id) or {}
-        await state.append(
+        value = await _clicked(TranslationValue, body, respond)
+        if value is None:
+            return
+        target = value.language or "en"
+        node = self.index.current().node(value.node_id)
+        if node is None or self.translator is None:
+            await _whisper(respond, message("error", target))
+            return
+        try:
+            translated, _call = await self.translator.translate(
+                node.get_content(), target=target, purpose="translate"
+            )
+        except ModelError:
+            await _whisper(respond, message("model_error", target))
+            return
+        title = neutralize(str(node.metadata.get("title", "")))
+        heading = message("translation_of", target, number=value.number, title=title)
+        await _whisper(respond, f"*{heading}*\n{neutralize(to_mrkdwn(translated))}"[:3900])
+
+
+@dataclass(frozen=True)
+class TranslationWrong:
+    """ "Translation was wrong": a feedback record with the glossary terms the answer used."""
+
+    state: StateStore
+
+    async def __call__(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        value = await _clicked(FeedbackValue, body, respond)
+        if value is None:
+            return
+        record = await self.state.get("answer_record", value.question_id) or {}
+        await self.state.append(
             "feedback",
             {
-                "question_id": question_id,
+                "question_id": value.question_id,
                 "vote": "translation",
-                "language": value.get("l"),
-                "route": value.get("r"),
+                "language": value.language,
+                "route": value.route,
                 "user": (body.get("user") or {}).get("id"),
                 "channel": (body.get("channel") or {}).get("id"),
                 **record,
@@ -150,51 +215,24 @@ def register(
         )
         log.info(
             "translation reported wrong",
-            extra={"question_id": question_id, "terms": record.get("glossary_terms")},
+            extra={"question_id": value.question_id, "terms": record.get("glossary_terms")},
         )
-        await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text=message("feedback_thanks", str(value.get("l") or "en")),
-        )
+        await _whisper(respond, message("feedback_thanks", value.language or "en"))
 
 
-def register_show_translation(
-    app: AsyncApp, *, index: IndexHandle, translator: Translator | None
-) -> None:
-    """ "Show translation" on a source in another language: Micro translates the passage."""
+async def _clicked(kind: type[V], body: dict[str, Any], respond: AsyncRespond) -> V | None:
+    """The clicked button's value; None, and a word to the clicker, when it is not ours."""
+    try:
+        return kind.decode(body["actions"][0].get("value"))
+    except BadButtonValue as exc:
+        log.warning("button value refused: %s", exc)
+        await _whisper(respond, message("error", "en"))
+        return None
 
-    @app.action(re.compile(r"^show_translation_\d+$"))
-    async def show_translation(
-        ack: Ack, body: dict[str, Any], respond: Callable[..., Awaitable[Any]]
-    ) -> None:
-        await ack()
-        value = json.loads(body["actions"][0].get("value") or "{}")
-        target, number = str(value.get("l") or "en"), value.get("k")
-        node = index.current().node(str(value.get("n") or ""))
-        if node is None or translator is None:
-            await respond(
-                response_type="ephemeral", replace_original=False, text=message("error", target)
-            )
-            return
-        try:
-            translated, _call = await translator.translate(
-                node.get_content(), target=target, purpose="translate"
-            )
-        except ModelError:
-            await respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=message("model_error", target),
-            )
-            return
-        title = neutralize(str(node.metadata.get("title", "")))
-        heading = message("translation_of", target, number=number, title=title)
-        await respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text=f"*{heading}*\n{neutralize(to_mrkdwn(translated))}"[:3900],
-        )
+
+async def _whisper(respond: AsyncRespond, text: str) -> None:
+    """An ephemeral reply that leaves the message with the button as it was."""
+    await respond(response_type="ephemeral", replace_original=False, text=text)
 
 
 def _glossary_listing(glossary: GlossarySource) -> str:

@@ -8,12 +8,19 @@ or a document says is shown, never executed.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from bot.messages import message
+from bot.slack.vocabulary import (
+    FEEDBACK_DOWN,
+    FEEDBACK_TRANSLATION,
+    FEEDBACK_UP,
+    FeedbackValue,
+    TranslationValue,
+    show_translation_action,
+)
 from kernel.models import Citation
 
 WORD_JOINER = "\u2060"  # invisible; breaks "@channel" so Slack cannot parse it
@@ -142,10 +149,10 @@ def feedback_block(
     *, question_id: str, language: str, route: str, translation: bool = False
 ) -> dict[str, Any]:
     """👍 / 👎, plus "Translation was wrong" when a translation was involved."""
-    value = json.dumps({"q": question_id, "l": language, "r": route}, separators=(",", ":"))
-    buttons = [("feedback_up", "👍"), ("feedback_down", "👎")]
+    value = FeedbackValue(question_id=question_id, language=language, route=route).encode()
+    buttons = [(FEEDBACK_UP, "👍"), (FEEDBACK_DOWN, "👎")]
     if translation:
-        buttons.append(("feedback_translation", message("translation_wrong", language)))
+        buttons.append((FEEDBACK_TRANSLATION, message("translation_wrong", language)))
     return {
         "type": "actions",
         "block_id": f"feedback:{question_id}",
@@ -174,14 +181,14 @@ def translation_block(citations: Sequence[Citation], language: str) -> dict[str,
         "elements": [
             {
                 "type": "button",
-                "action_id": f"show_translation_{c.number}",
+                "action_id": show_translation_action(c.number),
                 "text": {
                     "type": "plain_text",
                     "text": message("show_translation", language, number=c.number),
                 },
-                "value": json.dumps(
-                    {"n": c.node_id, "l": language, "k": c.number}, separators=(",", ":")
-                ),
+                "value": TranslationValue(
+                    node_id=c.node_id, language=language, number=c.number
+                ).encode(),
             }
             for c in foreign
         ],

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.condense import trim_history
+from bot.slack.vocabulary import thread_key
 from bot.state import StateError, StateStore
 from kernel.models import Turn
 
@@ -50,10 +51,6 @@ def strip_mentions(text: str) -> str:
     return _MENTION.sub(" ", text or "").strip()
 
 
-def _key(channel: str, thread_ts: str) -> str:
-    return f"{channel}:{thread_ts}"
-
-
 class ThreadMemory:
     def __init__(
         self,
@@ -76,7 +73,7 @@ class ThreadMemory:
     ) -> None:
         """Record that the bot answers in this thread, and who asked there first ("the
         asker" when deciding whether a follow-up is addressed to the bot)."""
-        key = _key(channel, thread_ts)
+        key = thread_key(channel, thread_ts)
         try:
             known = await self._state.get("thread", key)
             asker = (known or {}).get("asker") or user
@@ -88,7 +85,7 @@ class ThreadMemory:
         """The remembered turns, oldest first; None when the store does not know the thread
         (or cannot be read: memory is context, never a reason not to answer)."""
         try:
-            record = await self._state.get(KIND, _key(channel, thread_ts))
+            record = await self._state.get(KIND, thread_key(channel, thread_ts))
         except StateError as exc:
             log.error("thread memory not read: state store failed", extra={"reason": str(exc)})
             return None
@@ -105,7 +102,7 @@ class ThreadMemory:
     async def extend(
         self, channel: str, thread_ts: str, turns: list[tuple[Turn, str | None]]
     ) -> None:
-        key = _key(channel, thread_ts)
+        key = thread_key(channel, thread_ts)
         async with self._locks[zlib.crc32(key.encode()) % _LOCK_STRIPES]:
             try:
                 await self._extend(key, turns)

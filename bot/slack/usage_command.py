@@ -8,7 +8,6 @@ Also here: the middleware that counts 👍 / 👎 / "translation was wrong" clic
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,15 +16,11 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.observer import FeedbackSink
 from bot.slack.dualnova_command import DualnovaCommand, Invocation
+from bot.slack.vocabulary import FEEDBACK_VOTES, BadButtonValue, FeedbackValue
 from bot.state import StateStore
 from bot.usage_format import format_tokens, format_usd
 from bot.usage_ledger import UsageLedger, UsageSummary, utc_day
 
-FEEDBACK_ACTIONS = {
-    "feedback_up": "up",
-    "feedback_down": "down",
-    "feedback_translation": "translation",
-}
 TOP = 8
 
 
@@ -55,12 +50,12 @@ def feedback_metrics(observer: Callable[[], object]) -> Callable[..., Awaitable[
         if body.get("type") == "block_actions":
             sink = observer()
             for action in body.get("actions") or []:
-                vote = FEEDBACK_ACTIONS.get(str(action.get("action_id")))
+                vote = FEEDBACK_VOTES.get(str(action.get("action_id")))
                 if vote and isinstance(sink, FeedbackSink):
                     try:
-                        language = json.loads(action.get("value") or "{}").get("l")
-                    except (ValueError, AttributeError):
-                        language = None
+                        language: str | None = FeedbackValue.decode(action.get("value")).language
+                    except BadButtonValue:
+                        language = None  # still a vote; the listener says what went wrong
                     sink.feedback(vote=vote, language=language)
         return await next()
 

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_bolt.async_app import AsyncSetStatus
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -33,8 +34,6 @@ WORKING_REACTION = "eyes"
 POSITION_EVERY_S = 10.0
 #: Share of a budget's burst that must be left for a second or later place-in-line notice.
 LATER_NOTICE_SPARE = 0.5
-
-SetStatus = Callable[[str], Awaitable[Any]]
 
 
 def _error(exc: SlackApiError) -> Any:
@@ -50,7 +49,7 @@ class Working:
     ts: str
     thread_ts: str
     language: str
-    set_status: SetStatus | None = None
+    set_status: AsyncSetStatus | None = None
     reaction: bool = False
     placeholder_ts: str | None = None
     consumed: bool = False

@@ -11,10 +11,8 @@ import pytest
 from bot.config import Settings
 from bot.messages import message
 from bot.slack.serve import Running
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, CHANNEL, LEAVE_KO, start_app
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ALICE,
     LEAVE_EN,
     MENTION,
@@ -24,6 +22,8 @@ from tests.harness import (
     slack_app_settings,
     wait_replies,
 )
+from fakes.slack import FakeSlack
+from tests.faults.apps import ANSWER, CHANNEL, LEAVE_KO, start_app
 
 QUESTIONS = [
     ("en", LEAVE_EN),

@@ -9,10 +9,8 @@ from __future__ import annotations
 import time
 
 from bot.slack.serve import Running
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, CHANNEL, LEAVE_KO
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ALICE,
     BOB,
     LEAVE_EN,
@@ -22,6 +20,8 @@ from tests.harness import (
     micro,
     wait_replies,
 )
+from fakes.slack import FakeSlack
+from tests.faults.apps import ANSWER, CHANNEL, LEAVE_KO
 
 QUESTIONS = [(ALICE, LEAVE_KO), (BOB, LEAVE_EN), (ALICE, "연차는 이월되나요?"), (BOB, "VPN?")]
 

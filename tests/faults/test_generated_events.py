@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from bot.config import Settings
 from bot.slack.serve import Running
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, settle
-from tests.harness import LEAVE_EN, MENTION, micro, slack_app_settings, wait_replies
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import LEAVE_EN, MENTION, micro, slack_app_settings, wait_replies
+from fakes.slack import FakeSlack
+from tests.faults.apps import ANSWER, settle
 
 EVENTS_PER_EXAMPLE = 20
 EXAMPLES = 50  # x 20 = 1,000 events

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.state import DynamoStateStore, MemoryStateStore
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, CHANNEL, FakeClock, settle, start_app
-from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
+from fakes.slack import FakeSlack
+from tests.faults.apps import ANSWER, CHANNEL, FakeClock, settle, start_app
 
 LATER_S = (1, 60, 300)
 

@@ -7,10 +7,10 @@ import json
 import signal
 from pathlib import Path
 
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import CHANNEL
-from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, serve_env, serving
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, serve_env, serving
+from fakes.slack import FakeSlack
+from tests.faults.apps import CHANNEL
 
 LONG = "Employees get 20 days of paid annual leave per calendar year [1]. " * 6
 

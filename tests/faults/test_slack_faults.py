@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bot.slack.serve import Running
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, CHANNEL
-from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
+from fakes.slack import FakeSlack
+from tests.faults.apps import ANSWER, CHANNEL
 
 
 @pytest.mark.parametrize("method", ["chat.stopStream"])

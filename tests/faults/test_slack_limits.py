@@ -15,11 +15,8 @@ from bot.messages import message
 from bot.pipeline import AnswerStream
 from bot.progress import notify_waiting
 from bot.slack.serve import Running
-from kernel.models import Question
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, CHANNEL, LEAVE_KO, settle, start_app
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ALICE,
     BOB,
     LEAVE_EN,
@@ -32,6 +29,9 @@ from tests.harness import (
     wait_answer,
     wait_replies,
 )
+from fakes.slack import FakeSlack
+from kernel.models import Question
+from tests.faults.apps import ANSWER, CHANNEL, LEAVE_KO, settle, start_app
 
 ANSWER_KO = "직원은 매년 유급 연차를 20일 받습니다 [1]. 쓰지 않은 날은 5일까지 이월됩니다 [1]."
 LONG = "Employees get 20 days of paid annual leave per calendar year [1]. " * 8

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from bot.slack.serve import Running
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import CHANNEL
-from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
+from fakes.slack import FakeSlack
+from tests.faults.apps import CHANNEL
 
 LONG = "Employees get 20 days of paid annual leave per calendar year [1]. " * 8
 

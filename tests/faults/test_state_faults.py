@@ -10,10 +10,10 @@ import pytest
 
 from bot.config import Settings
 from bot.state_sqlite import SqliteStateStore
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import ANSWER, CHANNEL, settle, start_app
-from tests.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_answer
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_answer
+from fakes.slack import FakeSlack
+from tests.faults.apps import ANSWER, CHANNEL, settle, start_app
 from tests.test_state_sqlite import fill_the_disk
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from bot.config import Settings
 from bot.state import DynamoStateStore, MemoryStateStore
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.slack import FakeSlack
-from tests.faults.conftest import CHANNEL, settle, start_app
-from tests.harness import ALICE, BOB, LEAVE_EN, MENTION, micro, wait_answer
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock
+from fakes.harness import ALICE, BOB, LEAVE_EN, MENTION, micro, wait_answer
+from fakes.slack import FakeSlack
+from tests.faults.apps import CHANNEL, settle, start_app
 
 
 async def test_restart_mid_thread_rebuilds_the_newest_turns_within_the_replies_budget(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import REPO, require_toolchain
+from tests.infra.synthesis import REPO, require_toolchain
 
 
 def run_app(tmp_path: Path, context: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from infra.dashboard import LATENCY_METRICS as DRAWN_LATENCY
 from infra.dashboard import OUTCOME_METRICS
 from infra.dashboard import VOTES as DRAWN_VOTES
 from kernel.models import Answer, ModelCall, Route
-from tests.infra.conftest import Synthesis
+from tests.infra.synthesis import Synthesis
 from tests.infra.test_stack_resources import environment_of
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import REPO
+from tests.infra.synthesis import REPO
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"

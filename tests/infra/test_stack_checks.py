@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.conftest import Synthesis, require_toolchain
+from tests.infra.synthesis import Synthesis, require_toolchain
 
 # Regions each environment-agnostic template is linted for: where the deploy guide
 # prices the bot. Stacks with a region are linted for that region.

@@ -22,7 +22,7 @@ from infra.policy_checks import (
     role_statements,
     task_definition_roles,
 )
-from tests.infra.conftest import Synthesis, require_toolchain
+from tests.infra.synthesis import Synthesis, require_toolchain
 
 Request = tuple[str, str] | tuple[str, str, dict[str, str]]
 BUCKET_KEY = "arn:aws:kms:ap-northeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.infra.conftest import REPO, Synthesis
+from tests.infra.synthesis import REPO, Synthesis
 
 TemplateOf = Callable[[str], Any]
 

@@ -28,7 +28,7 @@ from tests.mutation.targets import TARGETS, Target
 
 REPO = Path(__file__).resolve().parents[2]
 THRESHOLD = 90.0
-_PROJECT = ("bot", "retrieval", "tests")
+_PROJECT = ("bot", "retrieval", "fakes", "tests")
 
 
 @dataclass

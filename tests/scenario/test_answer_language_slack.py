@@ -15,9 +15,8 @@ from bot.chinese import chinese_script
 from bot.config import DEFAULT_DETECT_LANGUAGES, Settings, load_settings
 from bot.localizer import KIND, cache_key
 from bot.messages import message
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ALICE,
     LEAVE_EN,
     MENTION,
@@ -27,7 +26,8 @@ from tests.harness import (
     micro,
     wait_answer,
 )
-from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
+from fakes.slack import FakeSlack
+from tests.scenario.bots import CHANNEL, RunningBot, start_bot
 
 CAROL = "U0CAROL"  # zh-TW
 DENIZ = "U0DENIZ"  # tr-TR

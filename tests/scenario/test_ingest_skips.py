@@ -6,10 +6,10 @@ from pathlib import Path
 
 from bot.config import Settings
 from examples.hwp_writer import hwp_file
-from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.slack import FakeSlack, Message
-from tests.harness import ADMIN
-from tests.scenario.conftest import CHANNEL, start_bot
+from fakes.bedrock import FakeBedrock
+from fakes.harness import ADMIN
+from fakes.slack import FakeSlack, Message
+from tests.scenario.bots import CHANNEL, start_bot
 from tests.scenario.test_operations import view_text
 
 

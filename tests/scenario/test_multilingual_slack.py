@@ -10,15 +10,14 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.messages import message, native_name
-from tests.conftest import REPO
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ADMIN,
     ALICE,
     BOB,
     LEAVE_EN,
     MENTION,
+    REPO,
     all_text,
     block_types,
     bot_replies,
@@ -27,7 +26,8 @@ from tests.harness import (
     micro,
     wait_answer,
 )
-from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
+from fakes.slack import FakeSlack
+from tests.scenario.bots import CHANNEL, RunningBot, start_bot
 
 STAFF = "C0STAFF"
 

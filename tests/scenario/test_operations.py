@@ -17,10 +17,9 @@ from bot.config import Settings
 from bot.messages import message
 from bot.state import DynamoStateStore, StateStore
 from bot.usage_format import format_usd
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack, Message
-from tests.harness import (
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ADMIN,
     ALICE,
     BOB,
@@ -32,7 +31,8 @@ from tests.harness import (
     micro,
     wait_answer,
 )
-from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
+from fakes.slack import FakeSlack, Message
+from tests.scenario.bots import CHANNEL, RunningBot, start_bot
 
 GAP_EN = "What is the population of Jupiter's moon Europa?"  # not in the handbook
 

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.state_sqlite import SqliteStateStore
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ADMIN,
     BOB,
     LEAVE_EN,
@@ -28,7 +27,8 @@ from tests.harness import (
     serve_env,
     serving,
 )
-from tests.scenario.conftest import CHANNEL
+from fakes.slack import FakeSlack
+from tests.scenario.bots import CHANNEL
 
 T = TypeVar("T")
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.state import DynamoStateStore
-from tests.fakes.aws import MotoServer
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.harness import (
+from fakes.aws import MotoServer
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     BOB,
     LEAVE_EN,
     MENTION,
@@ -21,7 +20,8 @@ from tests.harness import (
     serving,
     wait_answer,
 )
-from tests.scenario.conftest import APP_TOKEN, BOT_TOKEN, CHANNEL, start_bot
+from fakes.slack import FakeSlack
+from tests.scenario.bots import APP_TOKEN, BOT_TOKEN, CHANNEL, start_bot
 
 
 def test_sigterm_lets_the_answer_in_flight_finish_then_exits_0(

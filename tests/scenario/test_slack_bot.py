@@ -11,13 +11,12 @@ from pathlib import Path
 from bot.config import Settings
 from bot.messages import message
 from bot.slack.render import WORD_JOINER
-from tests.conftest import DOCS
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack, Message
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ADMIN,
     ALICE,
     BOB,
+    DOCS,
     LEAVE_EN,
     MENTION,
     all_text,
@@ -27,7 +26,8 @@ from tests.harness import (
     micro,
     wait_answer,
 )
-from tests.scenario.conftest import CHANNEL, DM, RunningBot, start_bot
+from fakes.slack import FakeSlack, Message
+from tests.scenario.bots import CHANNEL, DM, RunningBot, start_bot
 
 
 async def test_korean_mention_is_answered_in_its_thread_streamed_with_sources_and_feedback(

@@ -12,13 +12,13 @@ from bot.messages import message, suggested_prompts
 from bot.slack.access import AccessPolicy
 from bot.slack.manifest import BOT_EVENTS, manifest
 from bot.slack.serve import check_health, write_health
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import ALICE, BOB, LEAVE_EN, MENTION, bot_replies, eventually, wait_answer
+from fakes.slack import FakeSlack
 from retrieval.ingest import ingest
 from retrieval.sources import open_source
 from retrieval.store import LocalIndexStore
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.harness import ALICE, BOB, LEAVE_EN, MENTION, bot_replies, eventually, wait_answer
-from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
+from tests.scenario.bots import CHANNEL, RunningBot, start_bot
 
 ASSISTANT_DM = "D0ASSIST"
 
@@ -84,6 +84,24 @@ async def test_feedback_clicks_are_recorded_with_question_language_and_route(
     assert records[0]["vote"] == "down" and records[0]["question_id"] == value["q"]
     assert records[0]["language"] == "en" and records[0]["route"] == "direct"
     await slack.wait_for_async(lambda: slack.response_posts(click), 5)
+
+
+async def test_a_button_value_the_bot_did_not_write_gets_a_sentence_and_records_nothing(
+    bot: RunningBot, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    ts = slack.post_user_message(CHANNEL, BOB, f"{MENTION} {LEAVE_EN}")
+    (answer,) = await wait_answer(slack, CHANNEL, ts)
+
+    for action_id in ("feedback_down", "feedback_translation", "show_translation_1"):
+        click = slack.push_block_action(
+            action_id, user=BOB, channel=CHANNEL, message_ts=answer.ts, value='{"q": 1'
+        )
+        await slack.wait_for_ack_async(click)
+        await slack.wait_for_async(lambda click=click: slack.response_posts(click), 5)
+        [reply] = slack.response_posts(click)
+        assert reply.body["text"] == message("error", "en"), action_id
+        assert reply.body["response_type"] == "ephemeral"
+    assert await bot.state.list("feedback") == []
 
 
 async def test_a_private_collection_never_answers_in_a_channel_not_mapped_to_it(

@@ -12,9 +12,8 @@ import pytest
 from bot.config import Settings
 from bot.messages import message
 from bot.slack.manifest import BOT_EVENTS, BOT_SCOPES
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack
-from tests.harness import (
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.harness import (
     ADMIN,
     ALICE,
     BOB,
@@ -28,7 +27,8 @@ from tests.harness import (
     micro,
     wait_answer,
 )
-from tests.scenario.conftest import CHANNEL, RunningBot, start_bot
+from fakes.slack import FakeSlack
+from tests.scenario.bots import CHANNEL, RunningBot, start_bot
 
 ELSEWHERE = "C0NOTJOINED"  # a public channel the bot was never added to
 MPIM = "G0GROUPDM"

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from bot.config import Settings, load_settings
-from tests.fakes.aws import REGION, MotoServer
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack, Message
+from fakes.aws import REGION, MotoServer
+from fakes.bedrock import FakeBedrock, Reply
+from fakes.slack import FakeSlack, Message
 
 if TYPE_CHECKING:
     import pytest

@@ -48,7 +48,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackServer
+from fakes.loopback import LoopbackServer
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from tests.fakes.loopback import LoopbackService
+from fakes.loopback import LoopbackService
 
 __all__ = ["REGION", "MotoServer"]
 
