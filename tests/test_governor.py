@@ -159,6 +159,10 @@ def test_channel_messages_are_paced_per_channel_and_for_the_whole_workspace() ->
     assert burst(governor, "chat.postMessage", "C1") == 3
     assert sum(burst(governor, "chat.postMessage", f"C{i}") for i in range(2, 12)) == 27
     assert not governor.available("chat.postMessage", "C99"), "the workspace burst is 30"
+    clock_of(governor).now = 1.24  # one a second per channel, with the margin: 1.25 s
+    assert not governor.available("chat.postMessage", "C1")
+    clock_of(governor).now = 1.26
+    assert governor.available("chat.postMessage", "C1")
 
 
 def test_a_method_with_no_budget_is_never_held() -> None:
@@ -283,8 +287,9 @@ def test_a_spent_bucket_refills_at_the_margin_rate_never_past_its_burst() -> Non
     clock.now = 0.62
     assert not governor.available("m")
     assert not governor.available("m"), "the same interval is not counted twice"
+    assert governor.try_take("m") is False
     clock.now = 0.63
-    assert governor.try_take("m")
+    assert governor.try_take("m") is True
     clock.now = 1000.0
     assert burst(governor, "m") == 2
 
@@ -363,8 +368,8 @@ async def test_a_cosmetic_call_never_waits_and_each_skip_is_counted() -> None:
     governor = virtual({"m": (Budget(60, 1, per_channel=True),)})
 
     assert await governor.acquire("m", channel="C1", level=Priority.COSMETIC)
-    assert not await governor.acquire("m", channel="C1", level=Priority.COSMETIC)
-    assert not await governor.acquire("m", channel="C1", level=Priority.COSMETIC)
+    assert await governor.acquire("m", channel="C1", level=Priority.COSMETIC) is False
+    assert await governor.acquire("m", channel="C1", level=Priority.COSMETIC) is False
     assert await governor.acquire("m", channel="C2", level=Priority.COSMETIC)
 
     assert governor.skipped == {"m": 2}
@@ -382,6 +387,25 @@ async def test_nothing_is_available_while_calls_wait_even_once_refilled() -> Non
     assert not governor.available("m")
     assert not await governor.acquire("m", channel=None, level=Priority.COSMETIC)
     assert await bounded(waiting)
+
+
+async def test_a_new_call_queues_behind_waiting_ones_even_when_a_token_is_back() -> None:
+    governor = virtual({"m": (Budget(120, 1),)})
+    clock = clock_of(governor)
+    burst(governor, "m")
+    order: list[str] = []
+
+    async def call(name: str) -> None:
+        await governor.acquire("m", channel=None, level=Priority.STREAM)
+        order.append(name)
+
+    first = asyncio.create_task(call("first"))
+    await asyncio.sleep(0)  # queued; its pump has not run yet
+    clock.now = 10.0
+    later = asyncio.create_task(call("later"))
+    await bounded(asyncio.gather(first, later))
+
+    assert order == ["first", "later"]
 
 
 def test_available_can_leave_a_share_of_the_burst_for_others() -> None:
@@ -549,7 +573,7 @@ async def test_a_cosmetic_call_without_a_token_is_skipped_and_never_sent(
 
     assert isinstance(caught.value, Skipped)
     response = caught.value.response
-    assert response["error"] == SKIPPED and response["ok"] is False
+    assert response["error"] == SKIPPED == "skipped_by_governor" and response["ok"] is False
     assert response.status_code == 429 and response.http_verb == "POST"
     assert "reactions.add skipped" in str(caught.value)
     assert len(fake.calls("reactions.add")) == 1
@@ -570,6 +594,43 @@ async def test_a_prepaid_call_spends_the_token_taken_before_and_no_other(
         await client.reactions_add(channel="C1", timestamp=ts, name="heart")
 
     assert fake.reactions("C1", ts) == {"eyes"}
+
+
+async def test_a_prepaid_call_hit_by_a_429_waits_out_the_pause_before_it_is_resent(
+    fake: FakeSlack,
+) -> None:
+    governor = virtual()
+    client = governed(fake, governor)
+    ts = (await client.chat_postMessage(channel="C1", text="q"))["ts"]
+    assert governor.try_take("chat.update", "C1")
+    fake.ratelimit("chat.update", times=1, retry_after=2)
+
+    with prepaid():
+        await bounded(client.chat_update(channel="C1", ts=ts, text="edited"))
+
+    assert [c.status for c in fake.calls("chat.update")] == [429, 200]
+    assert clock_of(governor).now == pytest.approx(2.0)
+
+
+async def test_per_channel_budgets_read_the_channel_from_json_form_and_query_arguments(
+    fake: FakeSlack,
+) -> None:
+    member_of(fake, "C2")
+    member_of(fake, "C3")
+    per_channel = (Budget(60, 1, per_channel=True),)
+    governor = virtual({"chat.postMessage": per_channel, "conversations.replies": per_channel})
+    client = governed(fake, governor)
+
+    await client.chat_postMessage(channel="C1", text="json")
+    await client.api_call("chat.postMessage", data={"channel": "C2", "text": "form"})
+    await client.api_call("chat.postMessage", json={"channel": "C3", "text": "json"})
+    for channel in ("C1", "C2"):
+        parent = fake.add_message(channel, "U1", "q")
+        await client.conversations_replies(channel=channel, ts=parent)
+
+    assert clock_of(governor).now == 0.0, "no call waited for another channel's token"
+    assert len(fake.calls("chat.postMessage")) == 3
+    assert len(fake.calls("conversations.replies")) == 2
 
 
 async def test_waiting_calls_go_by_priority_answer_before_edits(fake: FakeSlack) -> None:
@@ -669,6 +730,7 @@ async def test_after_a_429_a_cosmetic_call_of_that_method_is_skipped_until_the_p
         await client.reactions_add(channel="C1", timestamp=ts, name="eyes")
 
     assert first.value.response.status_code == 429, "a cosmetic call is not retried"
+    assert not isinstance(first.value, Skipped)
     assert len(fake.calls("reactions.add")) == 1
     assert not governor.available("reactions.add")
 
