@@ -393,19 +393,16 @@ async def test_a_new_call_queues_behind_waiting_ones_even_when_a_token_is_back()
     governor = virtual({"m": (Budget(120, 1),)})
     clock = clock_of(governor)
     burst(governor, "m")
-    order: list[str] = []
-
-    async def call(name: str) -> None:
-        await governor.acquire("m", channel=None, level=Priority.STREAM)
-        order.append(name)
-
-    first = asyncio.create_task(call("first"))
-    await asyncio.sleep(0)  # queued; its pump has not run yet
+    first = asyncio.create_task(governor.acquire("m", channel=None, level=Priority.STREAM))
+    await asyncio.sleep(0)  # queued
     clock.now = 10.0
-    later = asyncio.create_task(call("later"))
-    await bounded(asyncio.gather(first, later))
+    later = governor.acquire("m", channel=None, level=Priority.STREAM)
 
-    assert order == ["first", "later"]
+    waits_for = later.send(None)  # a call that took the token at once would stop here
+
+    assert isinstance(waits_for, asyncio.Future)
+    later.close()
+    assert await bounded(first)
 
 
 def test_available_can_leave_a_share_of_the_burst_for_others() -> None:
@@ -615,21 +612,22 @@ async def test_a_prepaid_call_hit_by_a_429_waits_out_the_pause_before_it_is_rese
 async def test_per_channel_budgets_read_the_channel_from_json_form_and_query_arguments(
     fake: FakeSlack,
 ) -> None:
-    member_of(fake, "C2")
-    member_of(fake, "C3")
+    for channel in ("C2", "C3", "C4"):
+        member_of(fake, channel)
     per_channel = (Budget(60, 1, per_channel=True),)
     governor = virtual({"chat.postMessage": per_channel, "conversations.replies": per_channel})
     client = governed(fake, governor)
 
     await client.chat_postMessage(channel="C1", text="json")
     await client.api_call("chat.postMessage", data={"channel": "C2", "text": "form"})
-    await client.api_call("chat.postMessage", json={"channel": "C3", "text": "json"})
+    await client.api_call("chat.postMessage", data={"channel": "C3", "text": "form"})
+    await client.api_call("chat.postMessage", json={"channel": "C4", "text": "json"})
     for channel in ("C1", "C2"):
         parent = fake.add_message(channel, "U1", "q")
         await client.conversations_replies(channel=channel, ts=parent)
 
     assert clock_of(governor).now == 0.0, "no call waited for another channel's token"
-    assert len(fake.calls("chat.postMessage")) == 3
+    assert len(fake.calls("chat.postMessage")) == 4
     assert len(fake.calls("conversations.replies")) == 2
 
 
