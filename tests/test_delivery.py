@@ -138,10 +138,10 @@ async def test_a_long_answer_where_streaming_is_refused_arrives_whole_over_sever
     delivered = await deliver(client=client, target=target, chunks=words(text), footer=Footer())
     posted = replies(fake, target)
     assert len(posted) >= 3
-    assert all(len(m.text) <= POST_MESSAGE_LIMIT for m in posted)
+    assert posted and all(len(m.text) <= POST_MESSAGE_LIMIT for m in posted)
     assert " ".join(m.text for m in posted).split() == text.split()  # no word lost or glued
     assert posted[-1].blocks is not None and posted[-1].blocks[-1] == FOOTER[0]
-    assert all(m.blocks is None or FOOTER[0] not in m.blocks for m in posted[:-1])
+    assert posted[:-1] and all(m.blocks is None or FOOTER[0] not in m.blocks for m in posted[:-1])
     assert delivered.timestamps == [m.ts for m in posted]
 
 

@@ -25,7 +25,7 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -217,10 +217,13 @@ class Governor:
         tasks: int = 1,
         stream_max_s: float = 240.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._budgets = dict(budgets)
         self._share = 1.0 / max(1, tasks)
+        # Injected together: a test's virtual clock must also be the one the pump waits on.
         self._clock = clock
+        self._sleep = sleep
         self._buckets: dict[tuple[str, int, str | None], _Bucket] = {}
         self._seq = itertools.count()
         #: Seconds a stream may run before delivery continues in a new message (Slack ends
@@ -295,7 +298,7 @@ class Governor:
         while bucket.waiters:
             wait = bucket.delay(self._clock())
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
                 continue
             _, _, future = heapq.heappop(bucket.waiters)
             if future.done():  # its caller was cancelled
