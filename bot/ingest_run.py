@@ -41,6 +41,7 @@ def run_ingest(
     # Deferred: ingest loads the pdf/docx/html parsers (~26 MB), which `serve` only needs
     # once an admin runs /ingest.
     from retrieval.ingest import ingest
+    from retrieval.loading import ReadLimits
 
     settings, detector = tools.settings, tools.detector
     report = ingest(
@@ -51,8 +52,7 @@ def run_ingest(
         collection=collection,
         full=full,
         progress=progress,
-        read_concurrency=settings.ingest_read_concurrency,
-        parse_processes=settings.ingest_parse_processes,
+        limits=ReadLimits(settings.ingest_read_concurrency, settings.ingest_parse_processes),
     )
     if report.published and tools.index is not None:
         tools.index.refresh()

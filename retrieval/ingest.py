@@ -69,8 +69,7 @@ def ingest(
     collection: str = PUBLIC_COLLECTION,
     full: bool = False,
     progress: Progress | None = None,
-    read_concurrency: int = 8,
-    parse_processes: int = 0,
+    limits: ReadLimits | None = None,
 ) -> IngestReport:
     """Bring the index in line with `source` and publish a new version if anything changed."""
     started = time.monotonic()
@@ -108,7 +107,7 @@ def ingest(
             detect_language=detect_language,
             collection=collection,
             progress=progress,
-            limits=ReadLimits(read_concurrency, parse_processes),
+            limits=limits or ReadLimits(),
         )
         report.skipped += fresh.skipped
         report.embedding_calls += fresh.embedding_calls
