@@ -236,7 +236,9 @@ class Conversation:
         text = strip_mentions(asked.text)
         detected = self._detector.detect(text)
         language = detected.language
-        working = Working(client, asked.channel, asked.ts, thread_ts, language, set_status)
+        working = Working(
+            client, asked.channel, asked.ts, thread_ts, language, set_status, user=asked.user
+        )
         await working.show()
         waiting = on_wait.set(working.on_wait)
         stream: AnswerStream | None = None

@@ -8,7 +8,9 @@ the answer then replaces. In the assistant panel the sign is the thread's status
 
 While the question waits for a model (`bot.progress.on_wait`), the place in line is shown in
 the asker's language: in the status, or in the placeholder (posted then if there was none),
-at most every `POSITION_EVERY_S` and only when the budget has a token to spare.
+at most every `POSITION_EVERY_S` and only when the budget has a token to spare. When a burst
+has spent the Tier 3 edit budgets on finished answers, the first notice is an ephemeral
+message to the asker in the thread (chat.postEphemeral, Tier 4) instead.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Working:
     thread_ts: str
     language: str
     set_status: AsyncSetStatus | None = None
+    #: The asker, for a place-in-line note only they see when no edit budget is left.
+    user: str | None = None
     reaction: bool = False
     placeholder_ts: str | None = None
     consumed: bool = False
@@ -85,7 +89,7 @@ class Working:
                 return
         await self._post_placeholder(message("working", self.language), Priority.ANSWER)
 
-    async def _post_placeholder(self, text: str, level: Priority) -> None:
+    async def _post_placeholder(self, text: str, level: Priority) -> bool:
         try:
             with priority(level):
                 response = await self.client.chat_postMessage(
@@ -93,8 +97,9 @@ class Working:
                 )
         except SlackApiError as exc:
             log.warning("could not post the placeholder", extra={"error": _error(exc)})
-            return
+            return False
         self.placeholder_ts = str(response["ts"])
+        return True
 
     def take_placeholder(self) -> str | None:
         """The placeholder, for the answer to replace (once)."""
@@ -124,23 +129,37 @@ class Working:
         )
         try:
             with priority(Priority.COSMETIC):
-                if self.set_status is not None:
-                    await self.set_status(text)
-                elif self.placeholder_ts is not None and (
-                    governor is None
-                    or self.shown_place
-                    or governor.available("chat.update")
-                    or not await self._repost_placeholder(governor, text)
-                ):
-                    await self.client.chat_update(
-                        channel=self.channel, ts=self.placeholder_ts, text=text
-                    )
-                elif self.placeholder_ts is None:
-                    await self._post_placeholder(text, Priority.COSMETIC)
+                shown = await self._show_place(governor, text)
         except SlackApiError as exc:
             log.info("could not show the place in line", extra={"error": _error(exc)})
-        else:
-            self.shown_place = True
+            shown = False
+        self.shown_place = self.shown_place or shown
+
+    async def _show_place(self, governor: Governor | None, text: str) -> bool:
+        """The status, else the placeholder (edited, or posted anew in its place), else — for
+        the first notice only — a note only the asker sees: True if one went out."""
+        if self.set_status is not None:
+            await self.set_status(text)
+            return True
+        if self.placeholder_ts is None:
+            if governor is None or governor.available("chat.postMessage", self.channel):
+                return await self._post_placeholder(text, Priority.COSMETIC)
+        elif governor is None or governor.available("chat.update"):
+            await self.client.chat_update(channel=self.channel, ts=self.placeholder_ts, text=text)
+            return True
+        elif await self._repost_placeholder(governor, text):
+            return True
+        # In a burst, finished answers spend chat.update's and chat.delete's Tier 3 tokens;
+        # an ephemeral note (Tier 4, gone when the asker reloads, nothing to clean up) still
+        # tells the asker where they stand.
+        if self.shown_place or self.user is None or governor is None:
+            return False
+        if not governor.available("chat.postEphemeral"):
+            return False
+        await self.client.chat_postEphemeral(
+            channel=self.channel, user=self.user, thread_ts=self.thread_ts, text=text
+        )
+        return True
 
     async def _repost_placeholder(self, governor: Governor, text: str) -> bool:
         """The first notice when chat.update (Tier 3, spent on finished answers in a burst)

@@ -191,25 +191,34 @@ async def test_a_waiting_question_shows_its_place_in_line_in_the_askers_language
 
 @pytest.fixture
 async def starved_updates(
+    request: pytest.FixtureRequest,
     slack: FakeSlack,
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
     aws_env: Path,
 ) -> AsyncIterator[Running]:
-    """chat.update and reactions.remove budgets of one call a minute, as in a burst where
-    finished answers have spent chat.update's tokens."""
+    """Budgets of one call at a time for reactions.remove and the methods the parameter
+    gives (`method=N/min`), as in a burst where finished answers have spent those Tier 3
+    tokens; the one token of each is taken before the test."""
+    limits = {"reactions.remove": "1/min", **dict(item.split("=") for item in request.param)}
+    starved = list(limits)
     app_settings = slack_app_settings(
         monkeypatch,
         slack,
         aws_env,
         SOCKET_PING_SECONDS="0.5",
-        SLACK_METHOD_LIMITS="chat.update=1/min:1,reactions.remove=1/min:1",
+        SLACK_METHOD_LIMITS=",".join(f"{method}={rate}:1" for method, rate in limits.items()),
     )
     running = await start_app(app_settings, slack)
+    governor = getattr(running.client, "governor", None)
+    assert governor is not None
+    for method in starved:
+        assert governor.try_take(method), method
     yield running
     await running.stop(10)
 
 
+@pytest.mark.parametrize("starved_updates", [["chat.update=1/min"]], indirect=True)
 async def test_with_chat_update_spent_the_first_place_in_line_replaces_the_placeholder(
     starved_updates: Running,
     slack: FakeSlack,
@@ -217,9 +226,6 @@ async def test_with_chat_update_spent_the_first_place_in_line_replaces_the_place
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app = starved_updates
-    governor = getattr(app.client, "governor", None)
-    assert governor is not None
-    assert governor.try_take("chat.update") and governor.try_take("reactions.remove")
     bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
     bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER_KO))
     pipeline = app.components.pipeline
@@ -241,6 +247,45 @@ async def test_with_chat_update_spent_the_first_place_in_line_replaces_the_place
     assert not [c for c in slack.calls("chat.update") if not c.ok], "chat.update was forced"
     deleted = {str(c.args.get("ts")) for c in slack.calls("chat.delete") if c.ok}
     assert len(deleted) == 2, "the working placeholder and the notice were not both taken away"
+    assert has_feedback(reply) and "20일" in reply.text
+    assert len(bot_replies(slack, CHANNEL, ts)) == 1, "a placeholder was left behind"
+    assert slack.ratelimited() == {}
+
+
+# A token every 3 s: none for the notice, one soon after for the answer's edit.
+@pytest.mark.parametrize(
+    "starved_updates", [["chat.update=20/min", "chat.delete=20/min"]], indirect=True
+)
+async def test_with_edits_and_deletes_spent_the_place_in_line_reaches_the_asker_alone(
+    starved_updates: Running,
+    slack: FakeSlack,
+    bedrock: FakeBedrock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No chat.update and no chat.delete token: the placeholder can be neither edited nor
+    replaced, so the first notice is an ephemeral message to the asker in the thread."""
+    app = starved_updates
+    bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
+    bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER_KO))
+    pipeline = app.components.pipeline
+    answer = pipeline.answer
+
+    async def queued(question: Question) -> AnswerStream:
+        await notify_waiting(4, 50.0)
+        return await answer(question)
+
+    monkeypatch.setattr(pipeline, "answer", queued)
+    ts = slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {LEAVE_KO}")
+    (reply,) = await wait_answer(slack, CHANNEL, ts)
+    await settle(app, slack)
+
+    waiting = message("queue_position", "ko", position=4, seconds=50)
+    notes = [c for c in slack.calls("chat.postEphemeral") if c.ok]
+    assert [(c.args.get("user"), c.args.get("thread_ts"), c.args.get("text")) for c in notes] == [
+        (ALICE, ts, waiting)
+    ]
+    posted = [c for c in slack.calls("chat.postMessage") if waiting in str(c.args.get("text"))]
+    assert posted == [], "the place in line went into the thread for everyone"
     assert has_feedback(reply) and "20일" in reply.text
     assert len(bot_replies(slack, CHANNEL, ts)) == 1, "a placeholder was left behind"
     assert slack.ratelimited() == {}
