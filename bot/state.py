@@ -1,7 +1,7 @@
 """Small shared state for the Slack app: event dedupe, thread membership, feedback, shared
 answers, user preferences, budgets and usage counters.
 
-Three implementations of one `StateStore` protocol: `SqliteStateStore` (bot/state_sqlite.py,
+Three implementations of the `StateStore` base: `SqliteStateStore` (bot/state_sqlite.py,
 the default: one file that survives restarts), `MemoryStateStore` for one process that keeps
 nothing (STATE_BACKEND=memory), and `DynamoStateStore` for several tasks sharing one table
 (`bot.state_factory` builds the one the settings name).
