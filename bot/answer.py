@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 from llama_index.core.llms import LLM
@@ -93,6 +94,34 @@ def user_message(
     return "\n\n".join(parts)
 
 
+@dataclass(frozen=True)
+class AnswerPrompt:
+    """What the answering model is asked: the rules with the glossary, then the passages (each
+    capped at `passage_chars`; 0 = whole), the thread so far, the question and the style."""
+
+    glossary: Callable[[], Glossary] = Glossary
+    style: str = ""
+    passage_chars: int = 0
+
+    def messages(
+        self, *, question: str, language: str, passages: Sequence[Passage], history: Sequence[Turn]
+    ) -> list[ChatMessage]:
+        return [
+            system_message(SYSTEM_PROMPT, self.glossary()),
+            ChatMessage(
+                role=MessageRole.USER,
+                content=user_message(
+                    question=question,
+                    language=language,
+                    passages=passages,
+                    history=history,
+                    style=self.style,
+                    passage_chars=self.passage_chars,
+                ),
+            ),
+        ]
+
+
 class ProAnswerer:
     """Streams a grounded answer from a Converse LLM (Nova Pro in production)."""
 
@@ -101,41 +130,19 @@ class ProAnswerer:
         *,
         llm: LLM,
         model_id: str,
+        prompt: AnswerPrompt,
         purpose: Purpose = "answer",
-        style: str = "",
-        glossary: Callable[[], Glossary] = Glossary,
         flow: FlowControl | None = None,
-        passage_chars: int = 0,
     ) -> None:
         self._llm = llm
         self._model_id = model_id
+        self._prompt = prompt
         self._purpose = purpose
-        self._passage_chars = passage_chars
-        self._style = style
-        self._glossary = glossary
         self._gate = flow.gate(model_id) if flow is not None else None
 
     @property
     def model_id(self) -> str:
         return self._model_id
-
-    def messages(
-        self, *, question: str, language: str, passages: Sequence[Passage], history: Sequence[Turn]
-    ) -> list[ChatMessage]:
-        return [
-            system_message(SYSTEM_PROMPT, self._glossary()),
-            ChatMessage(
-                role=MessageRole.USER,
-                content=user_message(
-                    question=question,
-                    language=language,
-                    passages=passages,
-                    history=history,
-                    style=self._style,
-                    passage_chars=self._passage_chars,
-                ),
-            ),
-        ]
 
     async def stream(
         self,
@@ -154,7 +161,7 @@ class ProAnswerer:
         produced = False
         stop_reason: str | None = None
         try:
-            messages = self.messages(
+            messages = self._prompt.messages(
                 question=question, language=language, passages=passages, history=history
             )
             reserve = _prompt_tokens(messages) + _max_tokens(self._llm)

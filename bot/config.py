@@ -25,6 +25,12 @@ CommaList = Annotated[list[str], NoDecode]
 #: plus the ones support teams most often see. Fewer languages = less memory.
 DEFAULT_DETECT_LANGUAGES = "en,ko,ja,zh,es,de,fr,vi,pt,it,id,th"
 
+#: Each Slack token's prefix and what its error says is expected.
+_TOKEN_SHAPES = {
+    "slack_bot_token": ("xoxb-", "a bot token starting with xoxb-"),
+    "slack_app_token": ("xapp-", "an app-level token starting with xapp- (connections:write)"),
+}
+
 
 def _split_commas(value: object) -> object:
     if isinstance(value, str):
@@ -147,18 +153,12 @@ class Settings(BaseSettings):
         # AsyncWebClient joins method names with urljoin: without the slash, /api is lost.
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("slack_bot_token")
+    @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
-    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("xoxb-"):
-            raise ValueError("expected a bot token starting with xoxb-")
-        return value
-
-    @field_validator("slack_app_token")
-    @classmethod
-    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("xapp-"):
-            raise ValueError("expected an app-level token starting with xapp- (connections:write)")
+    def _token_shape(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        prefix, expected = _TOKEN_SHAPES[str(info.field_name)]
+        if value is not None and not value.get_secret_value().startswith(prefix):
+            raise ValueError(f"expected {expected}")
         return value
 
     @field_validator("corpus_languages", "detect_languages")

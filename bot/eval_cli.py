@@ -58,7 +58,7 @@ def add_eval_parser(sub: Any) -> None:
 
 def run_eval_command(args: argparse.Namespace) -> int:
     from bot.eval_report import as_json, markdown, markdown_compare
-    from bot.eval_run import evaluate, parse_assignments, settings_with
+    from bot.eval_run import EvalRun, evaluate, parse_assignments, settings_with
     from bot.eval_set import load_golden_set
 
     try:
@@ -80,31 +80,21 @@ def run_eval_command(args: argparse.Namespace) -> int:
         print("dualnova: --judge needs the models; no judged score offline", file=sys.stderr)
     progress = _progress_printer() if sys.stderr.isatty() and not args.json else None
 
-    first = asyncio.run(
-        evaluate(
-            settings_with(base),
-            golden,
-            offline=offline,
-            judge=args.judge,
-            label="A" if compare else "run",
-            overrides=base,
-            progress=progress,
-        )
-    )
-    second = None
-    if compare:
-        both = {**base, **compare}
-        second = asyncio.run(
+    def run(label: str, overrides: dict[str, str]) -> EvalRun:
+        return asyncio.run(
             evaluate(
-                settings_with(both),
+                settings_with(overrides),
                 golden,
                 offline=offline,
                 judge=args.judge,
-                label="B",
-                overrides=both,
+                label=label,
+                overrides=overrides,
                 progress=progress,
             )
         )
+
+    first = run("A" if compare else "run", base)
+    second = run("B", {**base, **compare}) if compare else None
     document = as_json(first, second)
     if args.json:
         print(json.dumps(document, ensure_ascii=False, indent=2))

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.budget import BudgetLimits, Budgets, format_reset
@@ -37,23 +38,15 @@ class FeedbackSink(Protocol):
     def feedback(self, *, vote: str, language: str | None) -> None: ...
 
 
+@dataclass(frozen=True, kw_only=True)
 class Operations:
     """Budgets + accounting around every question (a `PipelineObserver`)."""
 
-    def __init__(
-        self,
-        *,
-        state: StateStore,
-        prices: PriceTable,
-        budgets: Budgets,
-        ledger: UsageLedger,
-        metrics: EmfMetrics | None,
-    ) -> None:
-        self._state = state
-        self._prices = prices
-        self.budgets = budgets
-        self.ledger = ledger
-        self._metrics = metrics
+    state: StateStore
+    prices: PriceTable
+    budgets: Budgets
+    ledger: UsageLedger
+    metrics: EmfMetrics | None
 
     async def admit(self, question: Question, language: str) -> str | None:
         refusal = await self.budgets.admit(question)
@@ -73,14 +66,14 @@ class Operations:
 
     async def finished(self, question: Question, answer: Answer) -> None:
         user_id, channel_id = question.user_id, question.channel_id
-        usage = usage_of(answer, self._prices, user_id=user_id, channel_id=channel_id)
+        usage = usage_of(answer, self.prices, user_id=user_id, channel_id=channel_id)
         log_usage(usage)
-        if self._metrics is not None:
-            self._metrics.question(usage)
+        if self.metrics is not None:
+            self.metrics.question(usage)
         chores: list[Awaitable[None]] = [self.ledger.record(usage), self._spend(usage)]
         if answer.status == "not_found":
             chores.append(
-                self._state.append(
+                self.state.append(
                     GAPS_KIND, gap_record(answer, channel_id=channel_id), ttl_s=GAP_TTL_S
                 )
             )
@@ -97,8 +90,8 @@ class Operations:
         )
 
     def feedback(self, *, vote: str, language: str | None) -> None:
-        if self._metrics is not None:
-            self._metrics.feedback(vote=vote, language=language)
+        if self.metrics is not None:
+            self.metrics.feedback(vote=vote, language=language)
 
 
 def budget_limits(settings: Settings) -> BudgetLimits:

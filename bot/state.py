@@ -1,7 +1,7 @@
 """Small shared state for the Slack app: event dedupe, thread membership, feedback, shared
 answers, user preferences, budgets and usage counters.
 
-Three implementations of one `StateStore` protocol: `SqliteStateStore` (bot/state_sqlite.py,
+Three implementations of the `StateStore` base: `SqliteStateStore` (bot/state_sqlite.py,
 the default: one file that survives restarts), `MemoryStateStore` for one process that keeps
 nothing (STATE_BACKEND=memory), and `DynamoStateStore` for several tasks sharing one table
 (`bot.state_factory` builds the one the settings name).
@@ -29,10 +29,11 @@ import math
 import re
 import secrets
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, NamedTuple, TypeVar
 
 from botocore import xform_name
 from botocore.exceptions import BotoCoreError, ClientError
@@ -58,6 +59,14 @@ _MEMBER_PREFIX = "m#"
 _PRUNE_EVERY_S = 60.0
 
 
+class CounterAt(NamedTuple):
+    """Where `incr_many` counts: an item, or one member of the item's counter group."""
+
+    kind: str
+    key: str
+    member: str | None = None
+
+
 class StateError(DualnovaError):
     """The state table could not be used; the message names the table and what to fix."""
 
@@ -66,35 +75,41 @@ class StateAccessDenied(StateError, AccessDenied):
     """AWS refused a state-table action; the message names the permission and the table ARN."""
 
 
-@runtime_checkable
-class StateStore(Protocol):
-    """Key/value, claim, append-only list and counter operations with TTLs."""
+class StateStore(ABC):
+    """Key/value, claim, append-only list and counter operations with TTLs. The base of the
+    three stores: each implements the abstract operations, and counters once (`_add`)."""
 
+    @abstractmethod
     async def claim(self, key: str, *, ttl_s: int, owner: str = "") -> bool:
         """Atomically claim `key` for ttl_s seconds; True for the first claimer only (until it
         expires). Used for event dedupe: keys like 'event:Ev123' and
         'msg:C1:1700000000.000100', kept >= 1 hour."""
         ...
 
+    @abstractmethod
     async def put(
         self, kind: str, key: str, value: dict[str, Any], *, ttl_s: int | None = None
     ) -> None:
         """Store `value` (JSON-serialisable) under (kind, key), replacing what was there."""
         ...
 
+    @abstractmethod
     async def get(self, kind: str, key: str) -> dict[str, Any] | None:
         """The stored value (plus any `incr` counters), or None when absent or expired."""
         ...
 
+    @abstractmethod
     async def delete(self, kind: str, key: str) -> None:
         """Remove (kind, key); absent is fine."""
         ...
 
+    @abstractmethod
     async def append(self, kind: str, value: dict[str, Any], *, ttl_s: int | None = None) -> None:
         """Add a record to a listable kind (feedback, gaps): key generated (time-sortable +
         random)."""
         ...
 
+    @abstractmethod
     async def list(
         self, kind: str, *, since: float | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
@@ -107,7 +122,7 @@ class StateStore(Protocol):
     ) -> float:
         """Atomic counter (for budgets later); returns the new value. `ttl_s` (re)sets the
         item's expiry; an expired counter starts again from zero."""
-        ...
+        return (await self.incr_many(kind, key, {field: amount}, ttl_s=ttl_s))[field]
 
     async def incr_many(
         self,
@@ -122,11 +137,19 @@ class StateStore(Protocol):
         their new values. With `member`, the counters of one member of the (kind, key) group,
         an item of its own (read back with `members`), so a group can grow without growing
         one hot item. TTL as in `incr`."""
-        ...
+        return await self._add(CounterAt(kind, key, member), amounts, ttl_s)
 
+    @abstractmethod
     async def members(self, kind: str, key: str) -> dict[str, dict[str, float]]:
         """The live members of a counter group (`incr_many(..., member=...)`) and their
         counters, by member."""
+        ...
+
+    @abstractmethod
+    async def _add(
+        self, at: CounterAt, amounts: Mapping[str, float], ttl_s: int | None
+    ) -> dict[str, float]:
+        """`incr_many`, implemented by each store."""
         ...
 
 
@@ -170,26 +193,6 @@ def _at_of(sort_key: str) -> float:
     return float(sort_key.partition("#")[0])
 
 
-class CounterShortcut:
-    """`incr` as one `incr_many`: every store implements counters once."""
-
-    async def incr_many(
-        self,
-        kind: str,
-        key: str,
-        amounts: Mapping[str, float],
-        *,
-        member: str | None = None,
-        ttl_s: int | None = None,
-    ) -> dict[str, float]:
-        raise NotImplementedError
-
-    async def incr(
-        self, kind: str, key: str, field: str, amount: float = 1, *, ttl_s: int | None = None
-    ) -> float:
-        return (await self.incr_many(kind, key, {field: amount}, ttl_s=ttl_s))[field]
-
-
 # --- in memory -----------------------------------------------------------------------------
 
 
@@ -200,7 +203,7 @@ class _Entry:
     counters: dict[str, float] = field(default_factory=dict)
 
 
-class MemoryStateStore(CounterShortcut):
+class MemoryStateStore(StateStore):
     """One process's state, in dicts behind an asyncio lock. Values are copied through JSON
     on the way in and out, as DynamoDB would, so callers never share mutable state with it."""
 
@@ -264,21 +267,16 @@ class MemoryStateStore(CounterShortcut):
                     out.append({**json.loads(_as_json(entry.value)), **_list_meta(sort_key)})
             return out
 
-    async def incr_many(
-        self,
-        kind: str,
-        key: str,
-        amounts: Mapping[str, float],
-        *,
-        member: str | None = None,
-        ttl_s: int | None = None,
+    async def _add(
+        self, at: CounterAt, amounts: Mapping[str, float], ttl_s: int | None
     ) -> dict[str, float]:
+        group = (at.kind, at.key)
         async with self._lock:
             now = self._now()
             entry = (
-                _live_entry(self._items, (kind, key), now)
-                if member is None
-                else _live_entry(self._members.setdefault((kind, key), {}), member, now)
+                _live_entry(self._items, group, now)
+                if at.member is None
+                else _live_entry(self._members.setdefault(group, {}), at.member, now)
             )
             for name, amount in amounts.items():
                 entry.counters[name] = float(entry.counters.get(name, 0.0) + amount)
@@ -302,23 +300,14 @@ class MemoryStateStore(CounterShortcut):
         if now - self._pruned_at >= _PRUNE_EVERY_S:
             self._pruned_at = now
             self._claims = {k: v for k, v in self._claims.items() if _alive(v[0], now)}
-            self._items = {k: e for k, e in self._items.items() if _alive(e.expires_at, now)}
-            for kind, records in list(self._lists.items()):
-                kept = {k: e for k, e in records.items() if _alive(e.expires_at, now)}
-                if kept:
-                    self._lists[kind] = kept
-                else:
-                    del self._lists[kind]
-            for group_key, group in list(self._members.items()):
-                alive = {m: e for m, e in group.items() if _alive(e.expires_at, now)}
-                if alive:
-                    self._members[group_key] = alive
-                else:
-                    del self._members[group_key]
+            self._items = _live_entries(self._items, now)
+            _prune_groups(self._lists, now)
+            _prune_groups(self._members, now)
         return now
 
 
 K = TypeVar("K")
+G = TypeVar("G")
 
 
 def _live_entry(entries: dict[K, _Entry], where: K, now: float) -> _Entry:
@@ -327,6 +316,20 @@ def _live_entry(entries: dict[K, _Entry], where: K, now: float) -> _Entry:
     if entry is None or not _alive(entry.expires_at, now):
         entry = entries[where] = _Entry({}, None)
     return entry
+
+
+def _live_entries(entries: dict[K, _Entry], now: float) -> dict[K, _Entry]:
+    return {where: e for where, e in entries.items() if _alive(e.expires_at, now)}
+
+
+def _prune_groups(groups: dict[G, dict[K, _Entry]], now: float) -> None:
+    """Drop each group's expired entries, and the groups left empty."""
+    for name, entries in list(groups.items()):
+        kept = _live_entries(entries, now)
+        if kept:
+            groups[name] = kept
+        else:
+            del groups[name]
 
 
 def _list_meta(sort_key: str) -> Record:
@@ -343,7 +346,7 @@ class _ConditionFailed(Exception):
 _ACCOUNT_IN_ARN = re.compile(r"arn:aws[\w-]*:(?:iam|sts|dynamodb):[\w-]*:(\d{12}):")
 
 
-class DynamoStateStore(CounterShortcut):
+class DynamoStateStore(StateStore):
     """State in one DynamoDB table shared by every task of the app (see the module doc for the
     item layout). The boto3 client is sync and thread safe: calls run in worker threads."""
 
@@ -362,16 +365,9 @@ class DynamoStateStore(CounterShortcut):
             "at": {"N": _number(now)},
             "owner": {"S": owner},
         }
-        try:
-            await self._call(
-                "PutItem",
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                ExpressionAttributeValues={":now": {"N": _number(now)}},
-            )
-        except _ConditionFailed:
-            return False
-        return True
+        return await self._put_unless_live(
+            item, "attribute_not_exists(pk) OR expires_at < :now", now
+        )
 
     async def put(
         self, kind: str, key: str, value: dict[str, Any], *, ttl_s: int | None = None
@@ -432,18 +428,13 @@ class DynamoStateStore(CounterShortcut):
             query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
         return out[:limit]
 
-    async def incr_many(
-        self,
-        kind: str,
-        key: str,
-        amounts: Mapping[str, float],
-        *,
-        member: str | None = None,
-        ttl_s: int | None = None,
+    async def _add(
+        self, at: CounterAt, amounts: Mapping[str, float], ttl_s: int | None
     ) -> dict[str, float]:
         if not amounts:
             return {}
-        item_key = _point_key(kind, key) if member is None else _member_key(kind, key, member)
+        kind, key = at.kind, at.key
+        item_key = _point_key(kind, key) if at.member is None else _member_key(kind, key, at.member)
         names = {f"#f{i}": _COUNTER_PREFIX + name for i, name in enumerate(amounts)}
         # A counter past its expiry (not yet swept by TTL) must restart at zero, not carry on:
         # ADD only to a live item; otherwise replace the expired one, and if another task
@@ -483,16 +474,8 @@ class DynamoStateStore(CounterShortcut):
                 fresh[_COUNTER_PREFIX + name] = {"N": _number(amount)}
             if expires_at is not None:
                 fresh["expires_at"] = {"N": str(expires_at)}
-            try:
-                await self._call(
-                    "PutItem",
-                    Item=fresh,
-                    ConditionExpression="expires_at < :now",
-                    ExpressionAttributeValues={":now": {"N": _number(now)}},
-                )
+            if await self._put_unless_live(fresh, "expires_at < :now", now):
                 return {name: float(amount) for name, amount in amounts.items()}
-            except _ConditionFailed:
-                continue
         raise StateError(f"state table {self.table_name}: counter {kind}/{key} kept changing")
 
     async def members(self, kind: str, key: str) -> dict[str, dict[str, float]]:
@@ -519,6 +502,20 @@ class DynamoStateStore(CounterShortcut):
             if "LastEvaluatedKey" not in reply:
                 return out
             query["ExclusiveStartKey"] = reply["LastEvaluatedKey"]
+
+    async def _put_unless_live(self, item: Record, condition: str, now: float) -> bool:
+        """PutItem if `condition` (on the stored item's expiry, against :now) holds; False when
+        a live item is in the way."""
+        try:
+            await self._call(
+                "PutItem",
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":now": {"N": _number(now)}},
+            )
+        except _ConditionFailed:
+            return False
+        return True
 
     # boto3 boundary ----------------------------------------------------------------------
 

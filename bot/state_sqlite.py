@@ -30,8 +30,9 @@ from typing import Any, TypeVar
 
 from bot.state import (
     Clock,
-    CounterShortcut,
+    CounterAt,
     StateError,
+    StateStore,
     _alive,
     _as_json,
     _expiry,
@@ -70,7 +71,7 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
-class SqliteStateStore(CounterShortcut):
+class SqliteStateStore(StateStore):
     """State in one local SQLite file (see the module doc). `open()` checks the file and is
     the only step that may raise at start-up; every later failure is a `StateError` naming
     the file, logged once at ERROR for writes."""
@@ -239,15 +240,10 @@ class SqliteStateStore(CounterShortcut):
 
         return await self._run(f"list {kind}", list_)
 
-    async def incr_many(
-        self,
-        kind: str,
-        key: str,
-        amounts: Mapping[str, float],
-        *,
-        member: str | None = None,
-        ttl_s: int | None = None,
+    async def _add(
+        self, at: CounterAt, amounts: Mapping[str, float], ttl_s: int | None
     ) -> dict[str, float]:
+        kind, key, member = at
         added = {name: float(amount) for name, amount in amounts.items()}
 
         def incr(db: sqlite3.Connection, now: float) -> dict[str, float]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from bot.answer import DRAFT_STYLE, ProAnswerer, Translator
+from bot.answer import DRAFT_STYLE, AnswerPrompt, ProAnswerer, Translator
 from bot.aws import settings_client
 from bot.bedrock import converse_llm, embedding_model, runtime_client
 from bot.condense import MicroRouter
@@ -234,16 +234,15 @@ def build_models(settings: Settings, client: Any, glossary: Callable[[], Glossar
         client=client,
         max_tokens=settings.answer_max_tokens,  # translations set their own per call
     )
+    prompt = AnswerPrompt(glossary=glossary, passage_chars=settings.max_passage_chars)
     drafter = ProAnswerer(
         llm=converse_llm(
             model_id=settings.micro_model_id, client=client, max_tokens=DRAFT_MAX_TOKENS
         ),
         model_id=settings.micro_model_id,
+        prompt=replace(prompt, style=DRAFT_STYLE),
         purpose="draft",
-        style=DRAFT_STYLE,
-        glossary=glossary,
         flow=flow,
-        passage_chars=settings.max_passage_chars,
     )
     translator = Translator(
         llm=micro, model_id=settings.micro_model_id, glossary=glossary, flow=flow
@@ -266,9 +265,8 @@ def build_models(settings: Settings, client: Any, glossary: Callable[[], Glossar
             model_id=settings.pro_model_id, client=client, max_tokens=settings.answer_max_tokens
         ),
         model_id=settings.pro_model_id,
-        glossary=glossary,
+        prompt=prompt,
         flow=flow,
-        passage_chars=settings.max_passage_chars,
     )
     return Models(router=router, answerer=answerer, drafter=drafter, translator=translator)
 

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from kernel.errors import IndexNotFound, IngestError, RetrievalError
+from kernel.errors import IngestError, RetrievalError
 from retrieval.locks import LeaseBackend, hold
 from retrieval.s3 import (
     Action,
@@ -42,7 +42,14 @@ from retrieval.s3 import (
     is_not_modified,
     s3_error,
 )
-from retrieval.store import KEEP_VERSIONS, MANIFEST, POINTER, IngestLease, new_version_name
+from retrieval.store import (
+    KEEP_VERSIONS,
+    MANIFEST,
+    POINTER,
+    IngestLease,
+    new_version_name,
+    published_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +129,7 @@ class S3IndexStore:
         return any(item["Key"] == key for item in response.get("Contents", []))
 
     def require_current(self) -> tuple[str, Path]:
-        version = self.current_version()
-        if version is None:
-            raise IndexNotFound(
-                f"no index has been published under {self.uri}; run `dualnova ingest` first"
-            )
+        version = published_version(self)
         return version, self._fetch(version)
 
     def read_manifest(self, version: str) -> dict[str, Any]:

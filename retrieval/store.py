@@ -108,6 +108,16 @@ def older_versions(names: list[str], current: str | None, keep: int) -> list[str
     return older[: max(0, len(older) - keep)]
 
 
+def published_version(store: IndexStore) -> str:
+    """The store's current version; IndexNotFound, saying what to run, when there is none."""
+    version = store.current_version()
+    if version is None:
+        raise IndexNotFound(
+            f"no index has been published under {store.uri}; run `dualnova ingest` first"
+        )
+    return version
+
+
 def new_version_name() -> str:
     """Sortable, unique version names: UTC time plus pid (two hosts never share a folder)."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}"
@@ -139,11 +149,7 @@ class LocalIndexStore:
         return str(version) if version else None
 
     def require_current(self) -> tuple[str, Path]:
-        version = self.current_version()
-        if version is None:
-            raise IndexNotFound(
-                f"no index has been published under {self.root}; run `dualnova ingest` first"
-            )
+        version = published_version(self)
         return version, self.version_dir(version)
 
     def read_manifest(self, version: str) -> dict[str, Any]:

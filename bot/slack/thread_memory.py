@@ -147,19 +147,17 @@ class ThreadMemory:
         known = await self.turns(channel, thread_ts)
         if known is not None:
             return known
-        rebuilt = await self._rebuild(client, channel, thread_ts, before_ts, bot_user_id)
+        replies = await self._replies(client, channel, thread_ts, before_ts)
+        rebuilt = _turns_before(replies, before_ts, bot_user_id)
         # Remember even an empty rebuild: the next message adds to it instead of asking again.
         await self.extend(channel, thread_ts, rebuilt)
         return tuple(turn for turn, _ in rebuilt)
 
-    async def _rebuild(
-        self,
-        client: AsyncWebClient,
-        channel: str,
-        thread_ts: str,
-        before_ts: str,
-        bot_user_id: str | None,
-    ) -> list[tuple[Turn, str | None]]:
+    async def _replies(
+        self, client: AsyncWebClient, channel: str, thread_ts: str, before_ts: str
+    ) -> list[dict[str, Any]]:
+        """The thread's newest window before `before_ts` from Slack; none when this minute's
+        conversations.replies call is spent or Slack refuses."""
         now = self._clock()
         if self._last_rebuild is not None and now - self._last_rebuild < self._interval:
             log.info("thread history not rebuilt: conversations.replies budget used this minute")
@@ -177,15 +175,21 @@ class ThreadMemory:
         except SlackApiError as exc:
             log.warning("conversations.replies failed", extra={"error": exc.response.get("error")})
             return []
-        turns: list[tuple[Turn, str | None]] = []
-        for item in response.get("messages") or []:
-            ts = str(item.get("ts") or "")
-            if not ts or float(ts) >= float(before_ts):
-                continue
-            turn = message_turn(item, bot_user_id)
-            if turn is not None:
-                turns.append((turn, ts))
-        return turns
+        return list(response.get("messages") or [])
+
+
+def _turns_before(
+    messages: list[dict[str, Any]], before_ts: str, bot_user_id: str | None
+) -> list[tuple[Turn, str | None]]:
+    turns: list[tuple[Turn, str | None]] = []
+    for item in messages:
+        ts = str(item.get("ts") or "")
+        if not ts or float(ts) >= float(before_ts):
+            continue
+        turn = message_turn(item, bot_user_id)
+        if turn is not None:
+            turns.append((turn, ts))
+    return turns
 
 
 def message_turn(item: dict[str, Any], bot_user_id: str | None) -> Turn | None:

@@ -9,7 +9,7 @@ Also here: the middleware that counts 👍 / 👎 / "translation was wrong" clic
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -22,6 +22,9 @@ from bot.usage_format import format_tokens, format_usd
 from bot.usage_ledger import UsageLedger, UsageSummary, utc_day
 
 TOP = 8
+
+#: One row of a top list: its name and its counters.
+_Line = Callable[[str, Mapping[str, float]], str]
 
 
 def register(
@@ -128,34 +131,40 @@ def _none(lines: list[str]) -> str:
     return "\n".join(lines) if lines else "_none yet_"
 
 
+def _top(summary: UsageSummary, dimension: str, by: str, line: _Line) -> str:
+    """The top rows of one dimension, `by` one counter, a line each."""
+    return _none([line(name, counters) for name, counters in summary.top(dimension, by, TOP)])
+
+
 def _channels(summary: UsageSummary) -> str:
-    return _none(
-        [
-            f"<#{channel}> {round(m.get('questions', 0))} q · "
-            f"{format_tokens(m.get('tokens', 0))} tok · {format_usd(m.get('cost', 0))}"
-            for channel, m in summary.top("channel", "questions", TOP)
-        ]
-    )
+    return _top(summary, "channel", "questions", _channel_line)
 
 
 def _models(summary: UsageSummary) -> str:
-    return _none(
-        [
-            f"`{model}` {_plural(m.get('calls', 0), 'call')} · "
-            f"{format_tokens(m.get('input', 0) + m.get('cache_read', 0) + m.get('cache_write', 0))}"
-            f" in / {format_tokens(m.get('output', 0))} out · {format_usd(m.get('cost', 0))}"
-            for model, m in summary.top("model", "cost", TOP)
-        ]
-    )
+    return _top(summary, "model", "cost", _model_line)
 
 
 def _routes(summary: UsageSummary) -> str:
-    return _none(
-        [
-            f"`{route}` {round(m.get('questions', 0))} q · {format_usd(m.get('cost', 0))}"
-            for route, m in summary.top("route", "questions", TOP)
-        ]
+    return _top(summary, "route", "questions", _route_line)
+
+
+def _channel_line(channel: str, m: Mapping[str, float]) -> str:
+    return (
+        f"<#{channel}> {round(m.get('questions', 0))} q · "
+        f"{format_tokens(m.get('tokens', 0))} tok · {format_usd(m.get('cost', 0))}"
     )
+
+
+def _model_line(model: str, m: Mapping[str, float]) -> str:
+    tokens_in = m.get("input", 0) + m.get("cache_read", 0) + m.get("cache_write", 0)
+    return (
+        f"`{model}` {_plural(m.get('calls', 0), 'call')} · {format_tokens(tokens_in)} in / "
+        f"{format_tokens(m.get('output', 0))} out · {format_usd(m.get('cost', 0))}"
+    )
+
+
+def _route_line(route: str, m: Mapping[str, float]) -> str:
+    return f"`{route}` {round(m.get('questions', 0))} q · {format_usd(m.get('cost', 0))}"
 
 
 def _languages(summary: UsageSummary) -> str:
