@@ -40,7 +40,7 @@ def run_ingest(
     """Bring the index in line with `source` (a folder or s3:// prefix); blocking."""
     # Deferred: ingest loads the pdf/docx/html parsers (~26 MB), which `serve` only needs
     # once an admin runs /ingest.
-    from retrieval.ingest import ingest
+    from retrieval.ingest import IngestOptions, ingest
     from retrieval.loading import ReadLimits
 
     settings, detector = tools.settings, tools.detector
@@ -49,10 +49,12 @@ def run_ingest(
         store=tools.store,
         embedder=tools.embedder,
         detect_language=lambda text: detector.detect(text).language,
-        collection=collection,
-        full=full,
+        options=IngestOptions(
+            collection,
+            full,
+            ReadLimits(settings.ingest_read_concurrency, settings.ingest_parse_processes),
+        ),
         progress=progress,
-        limits=ReadLimits(settings.ingest_read_concurrency, settings.ingest_parse_processes),
     )
     if report.published and tools.index is not None:
         tools.index.refresh()

@@ -31,9 +31,19 @@ from retrieval.report import IngestReport
 from retrieval.sources import Skipped, Source, SourceObject
 from retrieval.store import IndexStore
 
-__all__ = ["IngestReport", "ingest"]
+__all__ = ["IngestOptions", "IngestReport", "ingest"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What one run is asked to do: which collection the documents join, whether to re-read
+    and re-embed everything (`full`) instead of only what changed, and how hard to read."""
+
+    collection: str = PUBLIC_COLLECTION
+    full: bool = False
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
 
 @dataclass
@@ -66,12 +76,12 @@ def ingest(
     store: IndexStore,
     embedder: Embedder | None,
     detect_language: Callable[[str], str],
-    collection: str = PUBLIC_COLLECTION,
-    full: bool = False,
+    options: IngestOptions | None = None,
     progress: Progress | None = None,
-    limits: ReadLimits | None = None,
 ) -> IngestReport:
     """Bring the index in line with `source` and publish a new version if anything changed."""
+    options = options or IngestOptions()
+    collection, full = options.collection, options.full
     started = time.monotonic()
     report = IngestReport(source=source.uri, collection=collection)
     store.check_writable()
@@ -107,7 +117,7 @@ def ingest(
             detect_language=detect_language,
             collection=collection,
             progress=progress,
-            limits=limits or ReadLimits(),
+            limits=options.limits,
         )
         report.skipped += fresh.skipped
         report.embedding_calls += fresh.embedding_calls

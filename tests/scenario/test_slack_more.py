@@ -15,7 +15,7 @@ from bot.slack.serve import check_health, write_health
 from fakes.bedrock import FakeBedrock, Reply
 from fakes.harness import ALICE, BOB, LEAVE_EN, MENTION, bot_replies, eventually, wait_answer
 from fakes.slack import FakeSlack
-from retrieval.ingest import ingest
+from retrieval.ingest import IngestOptions, ingest
 from retrieval.sources import open_source
 from retrieval.store import LocalIndexStore
 from tests.scenario.bots import CHANNEL, RunningBot, start_bot
@@ -123,8 +123,7 @@ async def test_a_private_collection_never_answers_in_a_channel_not_mapped_to_it(
         store=LocalIndexStore(index),
         embedder=None,
         detect_language=lambda _: "en",
-        collection="hr",
-        full=False,
+        options=IngestOptions(collection="hr"),
     )
     settings = slack_settings.model_copy(update={"index_uri": str(index)})
     access = AccessPolicy.load('{"collections": {"hr": {"channels": ["C0HR"], "users": []}}}')
