@@ -22,6 +22,7 @@ from bot.config import Settings, load_settings
 from fakes.aws import REGION, MotoServer
 from fakes.bedrock import FakeBedrock, Reply
 from fakes.slack import FakeSlack, Message
+from kernel.models import PUBLIC_COLLECTION
 
 if TYPE_CHECKING:
     import pytest
@@ -161,13 +162,14 @@ def ingest_with(
     store: IndexStore | None = None,
     s3: Any = None,
     embedder: Embedder | Literal["bedrock"] | None = "bedrock",
-    **kwargs: Any,
+    collection: str = PUBLIC_COLLECTION,
+    full: bool = False,
 ) -> IngestReport:
     """Ingest as `dualnova ingest` does: the configured language detector, source and index
     store, and the Bedrock embedder, unless given (`embedder=None` ingests offline)."""
     from bot.bedrock import runtime_client
     from bot.wiring import build_detector, build_embedder, build_store
-    from retrieval.ingest import ingest
+    from retrieval.ingest import IngestOptions, ingest
     from retrieval.sources import open_source
 
     detector = build_detector(settings)
@@ -178,7 +180,7 @@ def ingest_with(
         store=store or build_store(settings),
         embedder=embedder,
         detect_language=lambda text: detector.detect(text).language,
-        **kwargs,
+        options=IngestOptions(collection, full),
     )
 
 
