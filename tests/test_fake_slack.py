@@ -258,7 +258,12 @@ async def test_reactions_users_info_and_ephemerals(fake: FakeSlack, client: Asyn
     plain = await client.users_info(user="U1")
     with_locale = await client.users_info(user="U1", include_locale=True)
     await client.chat_postEphemeral(channel="C1", user="U1", text="Only you can see this")
+    stranger = await _error(client.chat_postEphemeral(channel="C1", user="U2", text="psst"))
+    fake.add_person("C1", "U2")
+    await client.chat_postEphemeral(channel="C1", user="U2", text="Now you are here")
 
+    assert stranger.response["error"] == "user_not_in_channel"
+    assert [e.text for e in fake.ephemerals("C1", user="U2")] == ["Now you are here"]
     assert again.response["error"] == "already_reacted"
     assert gone.response["error"] == "no_reaction"
     assert fake.reactions("C1", ts) == {"white_check_mark"}

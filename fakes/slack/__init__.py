@@ -531,6 +531,8 @@ class FakeSlack(
             parent = self._thread_parent(channel, thread_ts) if thread_ts else None
             if not bot and user not in self.users:
                 self.users[user] = self._default_user(user)
+            if not bot:
+                self._people.setdefault(channel, set()).add(user)
             # History seeded for the app to read is history of a conversation it is in.
             self.join(channel)
             message = self._store(

@@ -67,6 +67,8 @@ class ChatApi:
         user = _opt_str(args, "user")
         if user is None:
             raise SlackApiFault("user_not_found")
+        if not channel.startswith("D") and user not in self._people.get(channel, set()):
+            raise SlackApiFault("user_not_in_channel")
         text, blocks = self._content(args)
         thread_ts = self._thread_parent(channel, _opt_str(args, "thread_ts"))
         ts = self._next_ts()

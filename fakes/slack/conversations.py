@@ -87,11 +87,15 @@ class ConversationsApi:
         - ``_members``: conversations the bot is in. Joined by the events Slack sends it there
           (``post_user_message``, ``push_event``), by seeded history (``add_message``), or
           by ``join()``; a slash command or button from elsewhere does not make it a member.
+        - ``_people``: the people in each conversation, as far as the fake knows: everyone
+          who wrote there (``add_message``, ``post_user_message``) or was ``add_person``-ed.
+          chat.postEphemeral to anyone else is refused (``user_not_in_channel``), as on Slack.
         - ``non_marketplace``: conversations.replies/history at 1 call a minute, ``limit``
           capped at 15, as Slack does for apps not approved for the Marketplace.
         - ``response_url_ttl_s`` / ``response_url_uses``: 30 minutes, 5 posts.
         """
         self._members: set[str] = set()
+        self._people: dict[str, set[str]] = {}
         self._mpims: set[str] = set()
         self.non_marketplace = False
         self.response_url_ttl_s: float = RESPONSE_URL_TTL_S
@@ -108,6 +112,11 @@ class ConversationsApi:
     def leave(self, channel: str) -> None:
         with self._lock:
             self._members.discard(channel)
+
+    def add_person(self, channel: str, user: str) -> None:
+        """Make ``user`` (a person, not the bot) a member of ``channel``."""
+        with self._lock:
+            self._people.setdefault(channel, set()).add(user)
 
     def is_member(self, channel: str) -> bool:
         with self._lock:
