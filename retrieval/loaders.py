@@ -220,6 +220,7 @@ def _pdf_page_text(page: PageObject) -> str:
 
 
 def _load_docx(data: bytes) -> Extracted:
+    office.check_office_container(data, "DOCX")
     document = Document(io.BytesIO(data))
     blocks: list[str] = []
     in_list = False

@@ -26,13 +26,19 @@ MAX_ROWS_PER_SHEET = 5000
 CAPTION_ROWS = 3
 #: Characters kept from one cell: a cell holding a whole document is not a table value.
 MAX_CELL_CHARS = 1000
+#: What an Office Open XML package (.docx, .xlsx, .pptx) may unpack to, in one part and in
+#: all. Documents are at most 20 MB packed (`retrieval.sources`), and real ones unpack to a
+#: few times that; a zip bomb unpacks to gigabytes and would take the ingest's memory.
+#: zipfile never reads past a part's declared size, so checking those is enough.
+MAX_PART_BYTES = 64 * 1024 * 1024
+MAX_PACKAGE_BYTES = 256 * 1024 * 1024
 
 
 def load_xlsx(data: bytes) -> Extracted:
     # Imported here: openpyxl costs ~8 MB resident, paid only by runs that meet a workbook.
     from openpyxl import load_workbook
 
-    _check_office_container(data, "XLSX")
+    check_office_container(data, "XLSX")
     workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         parts: list[Part] = []
@@ -128,7 +134,7 @@ def _cell_text(cell: Any) -> str:
 def load_pptx(data: bytes) -> Extracted:
     from pptx import Presentation  # ~7 MB resident (with Pillow): only for runs with decks
 
-    _check_office_container(data, "PPTX")
+    check_office_container(data, "PPTX")
     deck = Presentation(io.BytesIO(data))
     parts: list[Part] = []
     for number, slide in enumerate(deck.slides, 1):
@@ -172,21 +178,45 @@ def _shape_lines(shape: Any) -> list[str]:
     return []
 
 
-def _check_office_container(data: bytes, kind: str) -> None:
-    """Say what a file is when it is not the zip an Office Open XML file must be."""
+def check_office_container(data: bytes, kind: str) -> None:
+    """Say what a file is when it is not the zip an Office Open XML file must be, and refuse
+    one that would unpack past MAX_PART_BYTES / MAX_PACKAGE_BYTES."""
     if zipfile.is_zipfile(io.BytesIO(data)):
+        _check_unpacked_size(data, kind)
         return
     if olefile.isOleFile(data=data):
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
             if ole.exists("EncryptionInfo"):
                 raise ProtectedDocument(f"password-protected: could not read {kind}")
         raise CorruptFile(
-            f"not an {kind} file: an old binary Office file; save it as .{kind.lower()}"
+            f"not {_a(kind)} file: an old binary Office file; save it as .{kind.lower()}"
         )
     try:
         decode_text(data[:4096])
     except UndecodableText:
         pass
     else:
-        raise CorruptFile(f"not an {kind} file: it is plain text (a CSV named .{kind.lower()}?)")
+        raise CorruptFile(f"not {_a(kind)} file: it is plain text (a CSV named .{kind.lower()}?)")
     raise CorruptFile(f"could not read {kind}: file is damaged")
+
+
+def _a(kind: str) -> str:
+    """ "an XLSX", "a DOCX": the article as the letters are spoken."""
+    return f"{'an' if kind[0] in 'AEFHILMNORSX' else 'a'} {kind}"
+
+
+def _check_unpacked_size(data: bytes, kind: str) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        sizes = [(info.file_size, info.filename) for info in package.infolist()]
+    largest, name = max(sizes, default=(0, ""))
+    total = sum(size for size, _ in sizes)
+    if largest > MAX_PART_BYTES:
+        raise CorruptFile(
+            f"could not read {kind}: its part {name} unpacks to {largest:,} bytes, over the "
+            f"limit of {MAX_PART_BYTES:,} (a zip bomb, or a document to split)"
+        )
+    if total > MAX_PACKAGE_BYTES:
+        raise CorruptFile(
+            f"could not read {kind}: it unpacks to {total:,} bytes, over the limit of "
+            f"{MAX_PACKAGE_BYTES:,} (a zip bomb, or a document to split)"
+        )

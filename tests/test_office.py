@@ -3,12 +3,16 @@ that keep their place."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from llama_index.core.node_parser import SentenceSplitter
 
 from bot.slack.render import sources_block
 from examples.hwp_writer import cfb_file
 from kernel.models import Citation
+from retrieval import office
 from retrieval.loaders import CorruptFile, EmptyDocument, ProtectedDocument, load_bytes
 from retrieval.loading import CHUNK_OVERLAP, CHUNK_SIZE, ROW_CHUNKS_MAX_ROWS, chunk
 from retrieval.office import MAX_ROWS_PER_SHEET
@@ -148,3 +152,43 @@ def test_slack_sources_name_the_sheet_row_or_slide_after_the_file() -> None:
         "*[1]* 宿泊上限 — `docs/rates.xlsx` (sheet 宿泊上限, row 2)",
         "*[2]* VPN — `docs/vpn.md`",
     ]
+
+
+def _bomb(name: str, member: str, size: int) -> bytes:
+    """An Office package whose one part is `size` zero bytes: ~1,000:1 when deflated."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("[Content_Types].xml", "<Types/>")
+        package.writestr(member, b"\0" * size)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "member"),
+    [("deck.pptx", "ppt/slides/slide1.xml"), ("rates.xlsx", "xl/worksheets/sheet1.xml")],
+)
+def test_an_office_zip_bomb_is_refused_before_it_is_unpacked(
+    name: str, member: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(office, "MAX_PART_BYTES", 1_000_000)
+    data = _bomb(name, member, 2_000_000)
+    assert len(data) < 10_000
+    kind = name.rsplit(".", 1)[1].upper()
+    with pytest.raises(CorruptFile, match=rf"^could not read {kind}: its part {member} unpacks"):
+        load_bytes(data, name)
+
+
+def test_a_docx_bomb_is_refused_by_its_total_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(office, "MAX_PACKAGE_BYTES", 1_500_000)
+    data = _bomb("notes.docx", "word/document.xml", 2_000_000)
+    with pytest.raises(
+        CorruptFile, match=r"^could not read DOCX: it unpacks to 2,000,008 bytes, over the limit"
+    ):
+        load_bytes(data, "notes.docx")
+
+
+def test_a_real_office_file_is_far_below_the_unpack_limits() -> None:
+    for data in (xlsx_file([["City", "Limit"], ["Osaka", 5000]]), pptx_file()):
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            total = sum(info.file_size for info in package.infolist())
+        assert 0 < total < office.MAX_PACKAGE_BYTES // 1000
