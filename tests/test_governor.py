@@ -431,6 +431,34 @@ def test_a_learned_pause_holds_the_method_everywhere_even_once_refilled() -> Non
     assert governor.learned == {"m": 2}
 
 
+def test_a_learned_pause_holds_a_method_that_has_no_budget_too() -> None:
+    governor = virtual({})
+    clock = clock_of(governor)
+    assert governor.available("files.info")
+
+    governor.learn("files.info", 12)
+    clock.now = 11.9
+    assert not governor.available("files.info")
+    assert governor.available("team.info")
+    clock.now = 12.0
+    assert governor.available("files.info")
+
+
+async def test_a_call_with_no_budget_waits_out_its_learned_pause_then_goes_at_once() -> None:
+    governor = virtual({})
+    clock = clock_of(governor)
+    governor.learn("files.info", 7)
+    clock.now = 2.0
+
+    assert await bounded(governor.acquire("files.info", channel=None, level=Priority.COMMAND))
+    assert clock.now == pytest.approx(7.0)
+    assert await bounded(governor.acquire("files.info", channel=None, level=Priority.COMMAND))
+    assert clock.now == pytest.approx(7.0), "a second call after the pause is not held"
+    governor.learn("files.info", 5)
+    assert not await governor.acquire("files.info", channel=None, level=Priority.COSMETIC)
+    assert governor.skipped == {"files.info": 1}
+
+
 def test_a_pause_lasts_at_least_a_second_and_a_shorter_one_never_cuts_a_longer() -> None:
     governor = virtual({"m": (Budget(6000, 5),)})
     clock = clock_of(governor)
@@ -450,6 +478,9 @@ def test_a_pause_lasts_at_least_a_second_and_a_shorter_one_never_cuts_a_longer()
     governor.learn("m", 1)
     clock.now = 20.0
     assert not governor.available("m")
+    governor.learn("unbudgeted", 30)
+    governor.learn("unbudgeted", 1)
+    assert not governor.available("unbudgeted")
 
 
 def test_after_a_pause_the_bucket_refills_from_empty() -> None:
@@ -671,6 +702,22 @@ async def test_a_429_pauses_the_method_for_retry_after_and_the_answer_is_resent(
     assert "rate-limited" in record.getMessage()
     assert record.method == "chat.postMessage"  # type: ignore[attr-defined]
     assert record.retry_after_s == 2.0  # type: ignore[attr-defined]
+
+
+async def test_a_429_on_a_method_with_no_budget_is_waited_out_before_it_is_sent_again(
+    fake: FakeSlack,
+) -> None:
+    governor = virtual({})  # a method Slack limits that the table does not name
+    client = governed(fake, governor)
+    fake.add_user("U1")
+    fake.ratelimit("users.info", times=1, retry_after=3)
+
+    await bounded(client.users_info(user="U1"))
+
+    limited, resent = fake.calls("users.info")
+    assert (limited.status, resent.status) == (429, 200)
+    assert clock_of(governor).now == pytest.approx(3.0), "sent again only after Retry-After"
+    assert governor.learned == {"users.info": 1}
 
 
 @pytest.mark.parametrize(("limited", "delivered"), [(3, True), (4, False)])

@@ -231,6 +231,9 @@ class Governor:
         self.stream_max_s = stream_max_s
         self.skipped: dict[str, int] = {}
         self.learned: dict[str, int] = {}
+        #: Until when each rate-limited method is paused: also the methods with no budget,
+        #: which have no bucket to hold the pause.
+        self._paused_until: dict[str, float] = {}
         #: Streams open now, in this task (delivery stretches its append cadence with it).
         self.open_streams = 0
 
@@ -257,7 +260,7 @@ class Governor:
         """Would a call of `method` go out right now, with no wait — leaving `spare` of its
         burst (a share, 0..1) for others?"""
         now = self._clock()
-        return all(
+        return self._paused_until.get(method, now) <= now and all(
             not b.waiters and b.delay(now) == 0 and b.tokens >= 1.0 + spare * b.capacity
             for b in self._bucket_list(method, channel)
         )
@@ -279,6 +282,11 @@ class Governor:
                 self.skipped[method] = self.skipped.get(method, 0) + 1
                 return False
             return True
+        if not buckets:
+            # No budget to queue in: a learned pause is simply waited out.
+            pause = self._paused_until.get(method, 0.0) - self._clock()
+            if pause > 0:
+                await self._sleep(pause)
         for bucket in buckets:
             await self._take(bucket, level)
         return True
@@ -310,6 +318,7 @@ class Governor:
         """Slack answered 429: nothing of `method` goes out for `retry_after_s`, anywhere."""
         self.learned[method] = self.learned.get(method, 0) + 1
         until = self._clock() + max(1.0, retry_after_s)
+        self._paused_until[method] = max(self._paused_until.get(method, until), until)
         for (name, _, _), bucket in self._buckets.items():
             if name == method:
                 bucket.paused_until = max(bucket.paused_until, until)
