@@ -39,9 +39,7 @@ async def patient_app(
     settings: Settings, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, aws_env: Path
 ) -> AsyncIterator[Running]:
     """The app with an 8 s QUEUE_MAX_WAIT_SECONDS, so "too busy" arrives within the test."""
-    patient = slack_app_settings(
-        monkeypatch, slack, aws_env, SOCKET_PING_SECONDS="0.5", QUEUE_MAX_WAIT_SECONDS="8"
-    )
+    patient = slack_app_settings(monkeypatch, slack, aws_env, QUEUE_MAX_WAIT_SECONDS="8")
     running = await start_app(patient, slack)
     yield running
     await running.stop(10)

@@ -87,9 +87,7 @@ async def short_streams(
     aws_env: Path,
 ) -> AsyncIterator[Running]:
     """The app rolls a stream over after 1 s (SLACK_STREAM_MAX_SECONDS, 240 by default)."""
-    app_settings = slack_app_settings(
-        monkeypatch, slack, aws_env, SOCKET_PING_SECONDS="0.5", SLACK_STREAM_MAX_SECONDS="1"
-    )
+    app_settings = slack_app_settings(monkeypatch, slack, aws_env, SLACK_STREAM_MAX_SECONDS="1")
     running = await start_app(app_settings, slack)
     yield running
     await running.stop(10)
@@ -206,7 +204,6 @@ async def starved_updates(
         monkeypatch,
         slack,
         aws_env,
-        SOCKET_PING_SECONDS="0.5",
         SLACK_METHOD_LIMITS=",".join(f"{method}={rate}:1" for method, rate in limits.items()),
     )
     running = await start_app(app_settings, slack)

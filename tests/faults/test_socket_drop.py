@@ -3,13 +3,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
 from bot.slack.serve import Running
 from fakes.bedrock import FakeBedrock, Reply
-from fakes.harness import BOB, LEAVE_EN, MENTION, bot_replies, has_feedback, wait_replies
+from fakes.harness import (
+    BOB,
+    LEAVE_EN,
+    MENTION,
+    bot_replies,
+    has_feedback,
+    slack_app_settings,
+    wait_replies,
+)
 from fakes.slack import FakeSlack
 from tests.faults.apps import CHANNEL
 
 LONG = "Employees get 20 days of paid annual leave per calendar year [1]. " * 8
+
+
+@pytest.fixture
+def app_settings(
+    settings: Settings, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch, aws_env: Path
+) -> Settings:
+    """A 0.5 s ping, so that the lost socket is noticed and replaced within the test's wait
+    (slack_sdk checks its session once per ping interval)."""
+    return slack_app_settings(monkeypatch, slack, aws_env, SOCKET_PING_SECONDS="0.5")
 
 
 async def test_socket_dropped_mid_answer_the_answer_is_delivered_and_the_next_event_answered(
