@@ -260,7 +260,15 @@ class AnswerStream:
             log.warning("answer translation failed", extra={"reason": str(exc)})
             return None
         self.record_call(call)
-        return translated or None
+        if not translated.strip() or guard.verdict(translated, self.language).mismatch:
+            # Micro echoed the text, or answered in yet another language: the model's own
+            # words, in the wrong language, are still the grounded answer.
+            log.warning(
+                "answer translation not in the asker's language",
+                extra={"question_id": self.question.question_id, "pair": verdict.pair},
+            )
+            return None
+        return translated
 
     @property
     def text(self) -> str:

@@ -162,6 +162,32 @@ async def test_when_micro_cannot_translate_the_held_text_is_released_not_lost(
     assert any(r.getMessage() == "answer translation failed" for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    "translation",
+    [ENGLISH, "Los empleados tienen veinte días de vacaciones pagadas al año [1].", "  "],
+    ids=["echoed", "another-language", "empty"],
+)
+async def test_a_translation_still_not_in_the_askers_language_is_not_used(
+    settings: Settings, bedrock: FakeBedrock, caplog: pytest.LogCaptureFixture, translation: str
+) -> None:
+    caplog.set_level(logging.WARNING)
+    bedrock.queue("nova-micro", micro("How many days of annual leave do employees get?"))
+    bedrock.queue("nova-pro", Reply(text=ENGLISH))
+    bedrock.queue("nova-micro", Reply(text=translation))
+
+    chunks, stream = await run(settings, Question(text="직원 연차는 며칠인가요?"))
+    answer = stream.result()  # type: ignore[attr-defined]
+
+    assert "".join(chunks).endswith("Unused days carry over."), "the model's answer is released"
+    assert answer.text == ENGLISH and answer.language_mismatch == "en>ko"
+    if translation.strip():
+        assert translation not in "".join(chunks).replace(ENGLISH, "")
+    assert [c.purpose for c in answer.route.calls][-1] == "answer_language", "still paid for"
+    assert any(
+        r.getMessage() == "answer translation not in the asker's language" for r in caplog.records
+    )
+
+
 async def test_an_english_first_sentence_in_a_korean_answer_is_held_then_released_untranslated(
     guard: AnswerLanguageGuard,
 ) -> None:
