@@ -282,6 +282,7 @@ _MESSAGES: Final[dict[MessageKey, dict[str, str]]] = {
         "ko": "지금 질문이 많아요. {position}번째로 기다리는 중이에요 (약 {seconds}초).",
         "ja": "ただいま質問が集中しています。あなたの質問は{position}番目です（約{seconds}秒）。",
         "zh": "当前问题较多：你的问题排在第 {position} 位（约 {seconds} 秒）。",
+        "zh-Hant": "目前問題較多：你的問題排在第 {position} 位（約 {seconds} 秒）。",
         "es": "Hay muchas preguntas ahora: la tuya es la número {position} en la cola (unos {seconds} s).",
         "de": "Gerade kommen viele Fragen: deine ist Nummer {position} in der Warteschlange (etwa {seconds} s).",
         "fr": "Beaucoup de questions en ce moment : la vôtre est en position {position} (environ {seconds} s).",

@@ -84,3 +84,16 @@ def test_run_ingest_publishes_and_reloads_the_served_index(
 
 def test_every_catalogue_sentence_has_a_message_key_and_no_key_is_missing() -> None:
     assert set(get_args(MessageKey)) == set(messages._MESSAGES)
+
+
+def test_every_sentence_asked_of_the_catalogue_is_written_in_each_of_its_languages() -> None:
+    """A missing language falls back to English (a Traditional Chinese asker told their place
+    in line in English); only the note that a sentence is untranslated is English by design."""
+    languages = set(messages._MESSAGES["working"])
+    assert {"en", "ko", "ja", "zh", "zh-Hant"} <= languages
+    missing = {
+        key: sorted(languages - set(texts))
+        for key, texts in messages._MESSAGES.items()
+        if key != "untranslated" and languages - set(texts)
+    }
+    assert missing == {}
