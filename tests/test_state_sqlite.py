@@ -4,9 +4,13 @@ tests/test_state.py, run on all three stores."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -75,17 +79,39 @@ def test_a_path_under_a_file_stops_start_up_naming_the_file_and_the_fix(tmp_path
     assert "/home/dualnova/.dualnova" in message
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file permissions")
+@contextlib.contextmanager
+def _read_only(*paths: Path) -> Iterator[None]:
+    """Make `paths` unwritable for this process: by permissions, or — for root, which writes
+    through them — by the immutable attribute (chattr, util-linux/e2fsprogs)."""
+    if os.geteuid() != 0:
+        modes = [(p, p.stat().st_mode) for p in paths]
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p, mode in modes:
+                p.chmod(mode)
+        return
+    if shutil.which("chattr") is None:
+        pytest.fail("root needs chattr to make a file read-only (apt install e2fsprogs)")
+    made = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"this filesystem or container refuses chattr +i: {made.stderr[:100]}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
 def test_a_read_only_file_stops_start_up_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     SqliteStateStore(path=path).open().close()
-    path.chmod(0o444)
-    tmp_path.chmod(0o555)
-    try:
-        with pytest.raises(StateError, match=f"STATE_PATH {path}: cannot write"):
-            SqliteStateStore(path=path).open()
-    finally:
-        tmp_path.chmod(0o755)
+    with (
+        _read_only(path, tmp_path),
+        pytest.raises(StateError, match=f"STATE_PATH {path}: cannot write"),
+    ):
+        SqliteStateStore(path=path).open()
 
 
 def test_a_folder_as_the_state_path_stops_start_up(tmp_path: Path) -> None:
@@ -268,8 +294,6 @@ def test_a_really_full_tmpfs_fails_writes_then_recovers_when_space_is_freed(
 ) -> None:
     """The same, on a real 256 KiB tmpfs in a private mount namespace (no privileges needed
     where unprivileged user namespaces are allowed): the kernel's ENOSPC, not a page limit."""
-    import shutil
-    import subprocess
     import sys
 
     if shutil.which("unshare") is None:
