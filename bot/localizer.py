@@ -41,6 +41,7 @@ class Localizer:
     def __init__(self, *, translator: Translator | None, state: StateStore | None = None) -> None:
         self._translator = translator
         self._state: StateStore = state or MemoryStateStore()
+        self._learning: set[str] = set()
 
     async def message(
         self,
@@ -61,17 +62,46 @@ class Localizer:
         except (KeyError, IndexError, ValueError):  # stray braces in a cached translation
             return message(key, "en", **values)
 
-    async def _translated(
-        self, key: MessageKey, language: str, on_call: Callable[[ModelCall], None] | None
-    ) -> str | None:
-        store_key = cache_key(key, language)
+    async def known(self, key: MessageKey, language: str) -> str:
+        """The template of `key` in `language` without a model call — written, else a cached
+        translation, else English — for sentences needed at once (the sign of work)."""
+        if base_language(language) == "en" or has_message(key, language):
+            return template(key, language)
+        cached = await self._cached(cache_key(key, language))
+        return cached if cached is not None else template(key)
+
+    async def learn(self, keys: tuple[MessageKey, ...], language: str) -> None:
+        """Translate and cache the sentences of `keys` not yet known in `language` (one Micro
+        call each, once per language a month), so `known` has them next time."""
+        for key in keys:
+            if base_language(language) == "en" or has_message(key, language):
+                continue
+            store_key = cache_key(key, language)
+            if store_key in self._learning or await self._cached(store_key) is not None:
+                continue
+            self._learning.add(store_key)  # one call, however many ask at once
+            try:
+                await self._translated(key, language, None)
+            finally:
+                self._learning.discard(store_key)
+
+    async def _cached(self, store_key: str) -> str | None:
         try:
             cached = await self._state.get(KIND, store_key)
         except StateError as exc:
             log.warning("message cache unreadable", extra={"reason": str(exc)})
-            cached = None
+            return None
         if cached and isinstance(cached.get("text"), str):
             return str(cached["text"])
+        return None
+
+    async def _translated(
+        self, key: MessageKey, language: str, on_call: Callable[[ModelCall], None] | None
+    ) -> str | None:
+        store_key = cache_key(key, language)
+        cached = await self._cached(store_key)
+        if cached is not None:
+            return cached
         if self._translator is None:
             return None
         english = template(key)

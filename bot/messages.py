@@ -580,9 +580,11 @@ def has_message(key: MessageKey, language: str) -> bool:
     return catalogue_code(language) in _MESSAGES[key]
 
 
-def template(key: MessageKey) -> str:
-    """The English sentence `key` with its {placeholders}, for translating it."""
-    return _MESSAGES[key]["en"]
+def template(key: MessageKey, language: str = "en") -> str:
+    """The sentence `key` with its {placeholders}, as written in `language` (English when it
+    is not): the English one is what `bot.localizer` translates."""
+    texts = _MESSAGES[key]
+    return texts.get(catalogue_code(language), texts["en"])
 
 
 #: Names for prompts where the ISO code alone does not say enough.

@@ -86,3 +86,39 @@ async def test_without_a_model_the_sentence_is_english_with_the_language_named(
         f"{message('not_found', 'en')} _(in English: no Turkish translation of this message is "
         "available right now)_"
     )
+
+
+WORKING_PL = "Przeglądam dokumenty…"
+QUEUE_PL = "Dużo pytań: twoje jest {position}. w kolejce (około {seconds} s)."
+
+
+async def test_the_sign_of_work_never_waits_for_a_model_and_learns_a_language_once(
+    settings: Settings, bedrock: FakeBedrock
+) -> None:
+    from bot.slack.working import WorkingTexts
+
+    state = MemoryStateStore()
+    says = localizer(settings, state)
+    before = await WorkingTexts.known(says, "pl")
+    written = await WorkingTexts.known(says, "ko")
+    assert bedrock.calls() == [], "known() is never a model call"
+    assert before == WorkingTexts.written("en")
+    assert written == WorkingTexts.written("ko") and written.working == message("working", "ko")
+
+    bedrock.queue("nova-micro", Reply(text=WORKING_PL))
+    bedrock.queue("nova-micro", Reply(text=QUEUE_PL))
+    await says.learn(WorkingTexts.LEARNED, "pl")
+    await localizer(settings, state).learn(WorkingTexts.LEARNED, "pl")  # another task: cached
+    await says.learn(WorkingTexts.LEARNED, "ko")  # written: nothing to learn
+
+    after = await WorkingTexts.known(localizer(settings, state), "pl")
+    assert after == WorkingTexts(WORKING_PL, QUEUE_PL)
+    assert after.place(3, 41.6) == "Dużo pytań: twoje jest 3. w kolejce (około 42 s)."
+    assert len(bedrock.calls(model="nova-micro")) == 2
+
+
+def test_a_cached_queue_sentence_with_stray_braces_falls_back_to_english() -> None:
+    from bot.slack.working import WorkingTexts
+
+    broken = WorkingTexts("…", "kolejka {pozycja}")
+    assert broken.place(2, 0.2) == message("queue_position", "en", position=2, seconds=1)

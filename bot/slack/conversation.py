@@ -40,7 +40,7 @@ from bot.slack.render import (
 )
 from bot.slack.settings_store import SettingsStore
 from bot.slack.vocabulary import is_dm, thread_key
-from bot.slack.working import Working
+from bot.slack.working import Working, WorkingTexts
 from bot.state import MemoryStateStore, StateError, StateStore
 from kernel.models import Answer, Question, Turn
 
@@ -236,8 +236,16 @@ class Conversation:
         text = strip_mentions(asked.text)
         detected = self._detector.detect(text)
         language = detected.language
+        localizer = self._pipeline.localizer
         working = Working(
-            client, asked.channel, asked.ts, thread_ts, language, set_status, user=asked.user
+            client,
+            asked.channel,
+            asked.ts,
+            thread_ts,
+            language,
+            set_status,
+            user=asked.user,
+            texts=await WorkingTexts.known(localizer, language),
         )
         await working.show()
         waiting = on_wait.set(working.on_wait)
@@ -322,6 +330,11 @@ class Conversation:
                     stream=stream,
                     footer=answer_footer(stream),
                 )
+            # The answer is out: the sign of work learns the asker's language for next time.
+            try:
+                await localizer.learn(WorkingTexts.LEARNED, stream.language)
+            except Exception:  # cosmetic: never turn a delivered answer into a failure
+                log.warning("sign-of-work sentences not learned", exc_info=True)
         except Exception:
             log.exception("answering failed", extra={"channel": asked.channel, "kind": asked.kind})
             failed_in = stream.language if stream else language

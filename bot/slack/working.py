@@ -21,13 +21,14 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from slack_bolt.async_app import AsyncSetStatus
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.messages import message
+from bot.localizer import Localizer
+from bot.messages import MessageKey, message, template
 from bot.slack.governor import Governor, Priority, prepaid, priority
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,35 @@ def _error(exc: SlackApiError) -> Any:
     return exc.response.get("error")
 
 
+@dataclass(frozen=True)
+class WorkingTexts:
+    """What the sign of work says, in the asker's language. Needed at once, so never a model
+    call: written, else translated earlier (`LEARNED` after an answer), else English."""
+
+    working: str
+    queue_position: str  # a template: {position}, {seconds}
+
+    LEARNED: ClassVar[tuple[MessageKey, ...]] = ("working", "queue_position")
+
+    @classmethod
+    def written(cls, language: str) -> WorkingTexts:
+        return cls(template("working", language), template("queue_position", language))
+
+    @classmethod
+    async def known(cls, localizer: Localizer, language: str) -> WorkingTexts:
+        return cls(
+            await localizer.known("working", language),
+            await localizer.known("queue_position", language),
+        )
+
+    def place(self, position: int, eta_s: float) -> str:
+        values = {"position": position, "seconds": max(1, round(eta_s))}
+        try:
+            return self.queue_position.format(**values)
+        except (KeyError, IndexError, ValueError):  # stray braces in a cached translation
+            return message("queue_position", "en", **values)
+
+
 @dataclass
 class Working:
     """The sign shown for one question, and what clearing it takes."""
@@ -54,11 +84,16 @@ class Working:
     set_status: AsyncSetStatus | None = None
     #: The asker, for a place-in-line note only they see when no edit budget is left.
     user: str | None = None
+    texts: WorkingTexts | None = None
     reaction: bool = False
     placeholder_ts: str | None = None
     consumed: bool = False
     shown_place: bool = False
     last_position_at: float = field(default=-math.inf)
+
+    @property
+    def _says(self) -> WorkingTexts:
+        return self.texts or WorkingTexts.written(self.language)
 
     @property
     def _governor(self) -> Governor | None:
@@ -69,7 +104,7 @@ class Working:
         """👀, the status, or a placeholder: whichever the budgets allow now."""
         try:
             if self.set_status is not None:
-                await self.set_status(message("working", self.language))
+                await self.set_status(self._says.working)
                 return
             governor = self._governor
             # The removal's token is taken now: every 👀 added can be taken away again.
@@ -87,7 +122,7 @@ class Working:
             self.reaction = False
             if self.set_status is not None:
                 return
-        await self._post_placeholder(message("working", self.language), Priority.ANSWER)
+        await self._post_placeholder(self._says.working, Priority.ANSWER)
 
     async def _post_placeholder(self, text: str, level: Priority) -> bool:
         try:
@@ -124,9 +159,7 @@ class Working:
         ):
             return
         self.last_position_at = now
-        text = message(
-            "queue_position", self.language, position=position, seconds=max(1, round(eta_s))
-        )
+        text = self._says.place(position, eta_s)
         try:
             with priority(Priority.COSMETIC):
                 shown = await self._show_place(governor, text)

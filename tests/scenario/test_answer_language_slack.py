@@ -124,18 +124,29 @@ async def test_a_turkish_not_found_is_translated_by_micro_once_and_the_cached_se
     lg_bot: tuple[RunningBot, list[dict[str, Any]]], slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
     running, _ = lg_bot
-    bedrock.queue("nova-micro", micro(GAP_EN), Reply(text=NOT_FOUND_TR))
+    working_tr = "Belgelere bakıyorum…"
+    queue_tr = "Şu an çok soru var: sıranız {position} (yaklaşık {seconds} sn)."
+    bedrock.queue(
+        "nova-micro",
+        micro(GAP_EN),
+        Reply(text=NOT_FOUND_TR),
+        Reply(text=working_tr),  # after the answer: the sign of work learns Turkish
+        Reply(text=queue_tr),
+    )
     ts = slack.post_user_message(
         CHANNEL, DENIZ, f"{MENTION} Jüpiter'in uydusu Europa'nın nüfusu ne kadar?"
     )
     (first,) = await wait_answer(slack, CHANNEL, ts)
 
     assert first.text == NOT_FOUND_TR
-    translate = bedrock.calls(model="nova-micro")[-1]
+    translate = bedrock.calls(model="nova-micro")[1]
     assert "Target language: Turkish (tr)" in translate.text
     assert message("not_found", "en") in translate.text
     cached = await running.state.get(KIND, cache_key("not_found", "tr"))
     assert cached is not None and cached["text"] == NOT_FOUND_TR
+    learned = await eventually(lambda: running.state.get(KIND, cache_key("queue_position", "tr")))
+    assert learned == {"text": queue_tr}
+    assert await running.state.get(KIND, cache_key("working", "tr")) == {"text": working_tr}
 
     bedrock.queue("nova-micro", micro("What is the population of Mars?"))
     ts = slack.post_user_message(
@@ -144,7 +155,8 @@ async def test_a_turkish_not_found_is_translated_by_micro_once_and_the_cached_se
     (second,) = await wait_answer(slack, CHANNEL, ts)
 
     assert second.text == NOT_FOUND_TR
-    assert len(bedrock.calls(model="nova-micro")) == 3  # two condense calls, one translation
+    # Two condense calls, one translation of the answer and two of the sign of work, once.
+    assert len(bedrock.calls(model="nova-micro")) == 5
 
 
 async def test_dualnova_language_zh_hant_is_remembered_and_asks_pro_for_traditional(
