@@ -416,8 +416,15 @@ def test_available_can_leave_a_share_of_the_burst_for_others() -> None:
     assert governor.available("m")
 
 
-def test_a_learned_pause_holds_the_method_everywhere_even_once_refilled() -> None:
-    governor = virtual({"m": (Budget(6000, 5),), "other": (Budget(6000, 5),)})
+@pytest.mark.parametrize(
+    "budgets",
+    [{"m": (Budget(6000, 5),), "other": (Budget(6000, 5),)}, {}],
+    ids=["budgeted", "no-budget"],
+)
+def test_a_learned_pause_holds_the_method_everywhere_even_once_refilled(
+    budgets: dict[str, tuple[Budget, ...]],
+) -> None:
+    governor = virtual(budgets)
     clock = clock_of(governor)
     assert governor.available("m") and governor.available("other")
 
@@ -429,19 +436,6 @@ def test_a_learned_pause_holds_the_method_everywhere_even_once_refilled() -> Non
     assert governor.available("m")
     governor.learn("m", 1)
     assert governor.learned == {"m": 2}
-
-
-def test_a_learned_pause_holds_a_method_that_has_no_budget_too() -> None:
-    governor = virtual({})
-    clock = clock_of(governor)
-    assert governor.available("files.info")
-
-    governor.learn("files.info", 12)
-    clock.now = 11.9
-    assert not governor.available("files.info")
-    assert governor.available("team.info")
-    clock.now = 12.0
-    assert governor.available("files.info")
 
 
 async def test_a_call_with_no_budget_waits_out_its_learned_pause_then_goes_at_once() -> None:

@@ -29,7 +29,7 @@ from fakes.harness import (
     wait_answer,
     wait_replies,
 )
-from fakes.slack import FakeSlack
+from fakes.slack import FakeSlack, Message
 from kernel.models import Question
 from tests.faults.apps import ANSWER, CHANNEL, LEAVE_KO, settle, start_app
 
@@ -215,14 +215,15 @@ async def starved_updates(
     await running.stop(10)
 
 
-@pytest.mark.parametrize("starved_updates", [["chat.update=1/min"]], indirect=True)
-async def test_with_chat_update_spent_the_first_place_in_line_replaces_the_placeholder(
-    starved_updates: Running,
-    slack: FakeSlack,
-    bedrock: FakeBedrock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    app = starved_updates
+#: What the asker is told while their question waits at place 4 of the model's queue.
+WAITING = message("queue_position", "ko", position=4, seconds=50)
+
+
+async def _answered_after_waiting(
+    app: Running, slack: FakeSlack, bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, Message]:
+    """Alice asks in Korean; the question waits at place 4 for about 50 s, then is answered.
+    The question's ts and the answer, once the app is idle."""
     bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
     bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER_KO))
     pipeline = app.components.pipeline
@@ -236,10 +237,19 @@ async def test_with_chat_update_spent_the_first_place_in_line_replaces_the_place
     ts = slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {LEAVE_KO}")
     (reply,) = await wait_answer(slack, CHANNEL, ts)
     await settle(app, slack)
+    return ts, reply
 
-    waiting = message("queue_position", "ko", position=4, seconds=50)
+
+@pytest.mark.parametrize("starved_updates", [["chat.update=1/min"]], indirect=True)
+async def test_with_chat_update_spent_the_first_place_in_line_replaces_the_placeholder(
+    starved_updates: Running,
+    slack: FakeSlack,
+    bedrock: FakeBedrock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ts, reply = await _answered_after_waiting(starved_updates, slack, bedrock, monkeypatch)
     posted = [c for c in slack.calls("chat.postMessage") if c.ok]
-    notices = [c for c in posted if waiting in str(c.args.get("text"))]
+    notices = [c for c in posted if WAITING in str(c.args.get("text"))]
     assert len(notices) == 1, "the place in line was not posted once"
     assert not [c for c in slack.calls("chat.update") if not c.ok], "chat.update was forced"
     deleted = {str(c.args.get("ts")) for c in slack.calls("chat.delete") if c.ok}
@@ -261,27 +271,12 @@ async def test_with_edits_and_deletes_spent_the_place_in_line_reaches_the_asker_
 ) -> None:
     """No chat.update and no chat.delete token: the placeholder can be neither edited nor
     replaced, so the first notice is an ephemeral message to the asker in the thread."""
-    app = starved_updates
-    bedrock.responder("nova-micro", lambda _: micro(LEAVE_EN))
-    bedrock.responder("nova-pro", lambda _: Reply(text=ANSWER_KO))
-    pipeline = app.components.pipeline
-    answer = pipeline.answer
-
-    async def queued(question: Question) -> AnswerStream:
-        await notify_waiting(4, 50.0)
-        return await answer(question)
-
-    monkeypatch.setattr(pipeline, "answer", queued)
-    ts = slack.post_user_message(CHANNEL, ALICE, f"{MENTION} {LEAVE_KO}")
-    (reply,) = await wait_answer(slack, CHANNEL, ts)
-    await settle(app, slack)
-
-    waiting = message("queue_position", "ko", position=4, seconds=50)
+    ts, reply = await _answered_after_waiting(starved_updates, slack, bedrock, monkeypatch)
     notes = [c for c in slack.calls("chat.postEphemeral") if c.ok]
     assert [(c.args.get("user"), c.args.get("thread_ts"), c.args.get("text")) for c in notes] == [
-        (ALICE, ts, waiting)
+        (ALICE, ts, WAITING)
     ]
-    posted = [c for c in slack.calls("chat.postMessage") if waiting in str(c.args.get("text"))]
+    posted = [c for c in slack.calls("chat.postMessage") if WAITING in str(c.args.get("text"))]
     assert posted == [], "the place in line went into the thread for everyone"
     assert has_feedback(reply) and "20일" in reply.text
     assert len(bot_replies(slack, CHANNEL, ts)) == 1, "a placeholder was left behind"
