@@ -453,6 +453,54 @@ async def test_a_call_with_no_budget_waits_out_its_learned_pause_then_goes_at_on
     assert governor.skipped == {"files.info": 1}
 
 
+async def test_a_call_with_no_budget_waits_only_what_is_left_of_the_pause() -> None:
+    governor = virtual({})
+    clock = clock_of(governor)
+    governor.learn("files.info", 1)
+
+    clock.now = 0.5  # half a second into a one-second pause
+    await bounded(governor.acquire("files.info", channel=None, level=Priority.COMMAND))
+    assert clock.now == pytest.approx(1.0)
+    clock.now = 1.5  # half a second after it: no wait at all
+    await bounded(governor.acquire("files.info", channel=None, level=Priority.COMMAND))
+    assert clock.now == pytest.approx(1.5)
+
+
+def test_a_pause_holds_a_channel_first_called_during_it() -> None:
+    governor = virtual({"post": (Budget(60, 3, per_channel=True),)})  # 0.8 tokens/s
+    clock = clock_of(governor)
+    assert governor.try_take("post", "C1")
+
+    governor.learn("post", 2)  # Slack's 429 came from a call in C1
+    clock.now = 1.9
+    assert not governor.available("post", "C2"), "C2 was never called, but the pause is for all"
+    assert not governor.try_take("post", "C3")
+    clock.now = 2.0
+    assert governor.available("post", "C2")
+    assert governor.try_take("post", "C2")
+
+
+async def test_calls_that_waited_out_a_pause_still_go_best_priority_first() -> None:
+    governor = virtual({"m": (Budget(120, 1),)})
+    clock = clock_of(governor)
+    governor.learn("m", 3)
+    order: list[str] = []
+
+    async def call(name: str, level: Priority) -> None:
+        await governor.acquire("m", channel=None, level=level)
+        order.append(name)
+
+    arrivals = [
+        ("edit", Priority.STREAM),
+        ("command", Priority.COMMAND),
+        ("answer", Priority.ANSWER),
+    ]
+    await bounded(asyncio.gather(*(call(name, level) for name, level in arrivals)))
+
+    assert order == ["answer", "command", "edit"]
+    assert clock.now >= 3.0
+
+
 def test_a_pause_lasts_at_least_a_second_and_a_shorter_one_never_cuts_a_longer() -> None:
     governor = virtual({"m": (Budget(6000, 5),)})
     clock = clock_of(governor)

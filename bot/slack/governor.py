@@ -252,6 +252,8 @@ class Governor:
             if bucket is None:
                 bucket = _Bucket(budget, self._share, 0.0, self._clock())
                 bucket.tokens = bucket.capacity
+                # Made during a learned pause (a channel not called before the 429): held too.
+                bucket.paused_until = self._paused_until.get(method, 0.0)
                 self._buckets[key] = bucket
             buckets.append(bucket)
         return buckets

@@ -124,10 +124,16 @@ def _wait(pid: int, timeout: float) -> str:
         time.sleep(0.02)
 
 
-def run_target(target: Target, *, jobs: int, verbose: bool) -> list[Outcome]:
+def run_target(
+    target: Target, *, jobs: int, verbose: bool, only: list[str] | None = None
+) -> list[Outcome]:
     source_path = importlib.util.find_spec(target.module)
     assert source_path is not None and source_path.origin is not None
-    all_mutants = mutants(Path(source_path.origin).read_text("utf-8"))
+    all_mutants = [
+        m
+        for m in mutants(Path(source_path.origin).read_text("utf-8"))
+        if only is None or any(text in m.key for text in only)
+    ]
     _warm(target)
 
     started = time.monotonic()
@@ -168,7 +174,7 @@ def run_target(target: Target, *, jobs: int, verbose: bool) -> list[Outcome]:
     return outcomes
 
 
-def report(target: Target, outcomes: list[Outcome]) -> float:
+def report(target: Target, outcomes: list[Outcome], *, partial: bool = False) -> float:
     counts = {s: 0 for s in ("killed", "timeout", "survived", "equivalent")}
     for outcome in outcomes:
         counts[outcome.status] += 1
@@ -182,7 +188,8 @@ def report(target: Target, outcomes: list[Outcome]) -> float:
     by_key = {o.mutant.key: o for o in outcomes}
     for key, reason in target.equivalent.items():
         if key not in by_key:
-            print(f"  stale equivalent (no such mutant now): {key}")
+            if not partial:  # with --only, the others were not generated
+                print(f"  stale equivalent (no such mutant now): {key}")
         else:
             print(f"  equivalent L{by_key[key].mutant.line}: {key}\n      because {reason}")
     for outcome in sorted(outcomes, key=lambda o: o.mutant.line):
@@ -199,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=1, help="mutants run at once")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument(
+        "--only",
+        metavar="TEXT",
+        action="append",
+        help="only the mutants whose key contains TEXT (e.g. Governor.acquire; repeatable), to "
+        "re-check survivors after a test was strengthened; the score then covers those alone",
+    )
     args = parser.parse_args(argv)
     chosen = [t for t in TARGETS if not args.modules or t.module in args.modules]
     if not chosen:
@@ -212,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{target.module} L{mutant.line}: {mutant.key}")
             continue
         started = time.monotonic()
-        outcomes = run_target(target, jobs=max(1, args.jobs), verbose=args.verbose)
-        score = report(target, outcomes)
+        outcomes = run_target(target, jobs=max(1, args.jobs), verbose=args.verbose, only=args.only)
+        score = report(target, outcomes, partial=args.only is not None)
         print(f"  ({time.monotonic() - started:.0f} s)")
         if score < THRESHOLD:
             failed.append(target.module)

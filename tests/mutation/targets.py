@@ -72,6 +72,11 @@ TARGETS = [
             "line",
             "Governor.available: 0.0 -> -1.0": "delay(now) == 0 already means tokens >= 1, which "
             "a spare <= 0 asks no more than",
+            "Governor._bucket_list: 0.0 -> -1.0 #2": "a pause that ended at -1 or at 0 is over: "
+            "clocks read >= 0",
+            "Governor.acquire: 0.0 -> -1.0": "a method never paused: -1 or 0 minus a clock that "
+            "reads >= 0 is no wait either way",
+            "Governor.acquire: `pause > 0`: > -> >=": "sleeping 0 s is no wait",
             "Governor._take: `int(level)` -> its argument": "Priority is an IntEnum: it orders in "
             "the heap as its int does",
             "_channel_of: `str(channel)` -> its argument": "slack_sdk passes channel ids as str, "
