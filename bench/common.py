@@ -49,6 +49,7 @@ from fakes.harness import (  # noqa: E402
     serve_env,
 )
 from fakes.slack import FakeSlack, Message  # noqa: E402
+from fakes.slack_limits import UNLIMITED_APP_LIMITS  # noqa: E402
 
 BOT_TOKEN = "xoxb-bench-0000000000-secret"
 APP_TOKEN = "xapp-1-bench-0000000000-secret"
@@ -164,24 +165,7 @@ def script_models(
 #: The benchmarks that measure the app's own speed (ack, overhead, concurrency, memory, cost)
 #: run without Slack's rate limits: the fake's are off and the app's budgets raised to match,
 #: so pacing does not hide what they measure. `burst` runs with Slack's tiers on.
-UNLIMITED_SLACK = ",".join(
-    f"{method}=100000/min:10000"
-    for method in (
-        "apps.connections.open",
-        "chat.postMessage",
-        "chat.postEphemeral",
-        "chat.update",
-        "chat.delete",
-        "chat.startStream",
-        "chat.appendStream",
-        "chat.stopStream",
-        "reactions.add",
-        "reactions.remove",
-        "conversations.replies",
-        "users.info",
-        "assistant.threads.setStatus",
-    )
-)
+UNLIMITED_SLACK = UNLIMITED_APP_LIMITS
 
 
 @dataclass

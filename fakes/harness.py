@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from slack_sdk.errors import SlackApiError
+
 from bot.config import Settings, load_settings
 from fakes.aws import REGION, MotoServer
 from fakes.bedrock import FakeBedrock, Reply
@@ -308,3 +310,12 @@ async def eventually(read: Callable[[], Awaitable[T]], timeout: float = 5.0) -> 
             raise TimeoutError("nothing recorded")
         await asyncio.sleep(0.02)
     return value
+
+
+async def slack_error(call: Awaitable[object]) -> SlackApiError:
+    """The SlackApiError a Web API call raises (the test fails if it does not raise)."""
+    import pytest
+
+    with pytest.raises(SlackApiError) as caught:
+        await call
+    return caught.value

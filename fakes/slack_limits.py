@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from bot.slack.governor import DEFAULT_BUDGETS
 from bot.slack.manifest import BOT_SCOPES
 
 
@@ -145,3 +146,9 @@ class RateLimiter:
         for bucket in buckets:
             bucket.tokens -= 1.0
         return None
+
+
+#: The app's SLACK_METHOD_LIMITS for a Slack fake with its limits off (`limits_on = False`):
+#: every method the governor budgets, raised so far that pacing never shows in what a
+#: benchmark or a non-pacing test measures.
+UNLIMITED_APP_LIMITS = ",".join(f"{method}=100000/min:10000" for method in DEFAULT_BUDGETS)

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings, load_settings
 from fakes.aws import MotoServer
@@ -138,3 +139,10 @@ def no_secrets_in_logs(
     # caplog.records is only the current phase (teardown, here): check every phase's records.
     records = [r for phase in ("setup", "call", "teardown") for r in caplog.get_records(phase)]
     assert leaks(records, [AWS_SECRET]) == []
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> AsyncWebClient:
+    """slack_sdk's async client on the module's own `fake` Slack (modules with another kind of
+    `client`, e.g. the Bedrock fake's, define their own)."""
+    return AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)

@@ -26,11 +26,6 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def client(fake: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
-
-
-@pytest.fixture
 def target(fake: FakeSlack) -> Target:
     parent = fake.add_message(CHANNEL, ASKER, "<@UBOT> where is the handbook?")
     return Target(channel=CHANNEL, thread_ts=parent, user_id=ASKER, team_id=fake.team_id)

@@ -18,7 +18,6 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.say.async_say import AsyncSay
 from slack_bolt.context.say_stream.async_say_stream import AsyncSayStream
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -26,6 +25,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from fakes.harness import slack_error
 from fakes.slack import FakeSlack
 
 # Fast pings let the SDK notice a dropped socket within a fraction of a second.
@@ -38,17 +38,6 @@ def fake() -> Iterator[FakeSlack]:
         for channel in ("C1", "G1"):  # the bot was invited here; other ids it is not in
             server.join(channel)
         yield server
-
-
-@pytest.fixture
-def client(fake: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
-
-
-async def _error(call: Any) -> SlackApiError:
-    with pytest.raises(SlackApiError) as caught:
-        await call
-    return caught.value
 
 
 # --------------------------------------------------------------------------- Web API
@@ -102,7 +91,9 @@ async def test_chat_stream_concatenates_chunks_and_stop_adds_blocks(
     assert "markdown_text" not in start  # the helper sends text only as chunks
     assert fake.calls("chat.stopStream")[0].args["chunks"] == []  # buffer already flushed
 
-    error = await _error(client.chat_appendStream(channel="C1", ts=answer.ts, markdown_text="!"))
+    error = await slack_error(
+        client.chat_appendStream(channel="C1", ts=answer.ts, markdown_text="!")
+    )
     assert error.response["error"] == "message_not_in_streaming_state"
 
 
@@ -112,7 +103,7 @@ async def test_streaming_needs_recipients_outside_dms(
     channel_parent = fake.add_message("C1", "U1", "q")
     dm_parent = fake.add_message("D1", "U1", "q")
 
-    error = await _error(client.chat_startStream(channel="C1", thread_ts=channel_parent))
+    error = await slack_error(client.chat_startStream(channel="C1", thread_ts=channel_parent))
     started = await client.chat_startStream(channel="D1", thread_ts=dm_parent)
 
     assert error.response["error"] == "invalid_arguments"
@@ -125,7 +116,7 @@ async def test_refused_streaming_answers_channel_type_not_supported(
     fake.refuse_streaming = {"C1"}
     parent = fake.add_message("C1", "U1", "q")
 
-    error = await _error(
+    error = await slack_error(
         client.chat_startStream(
             channel="C1", thread_ts=parent, recipient_user_id="U1", recipient_team_id="T1"
         )
@@ -163,7 +154,7 @@ async def test_refused_streaming_answers_channel_type_not_supported(
 async def test_post_message_enforces_slack_limits(
     fake: FakeSlack, client: AsyncWebClient, kwargs: dict[str, Any], error: str
 ) -> None:
-    raised = await _error(client.chat_postMessage(**kwargs))
+    raised = await slack_error(client.chat_postMessage(**kwargs))
 
     assert raised.response["error"] == error
     assert fake.messages("C1") == []
@@ -172,7 +163,7 @@ async def test_post_message_enforces_slack_limits(
 async def test_invalid_blocks_reply_points_at_the_offending_field(client: AsyncWebClient) -> None:
     section = {"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}
 
-    raised = await _error(client.chat_postMessage(channel="C1", text="t", blocks=[section]))
+    raised = await slack_error(client.chat_postMessage(channel="C1", text="t", blocks=[section]))
 
     assert raised.response["response_metadata"]["messages"] == [
         "[ERROR] must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
@@ -186,8 +177,10 @@ async def test_stream_text_over_12000_chars_is_msg_too_long(
     started = await client.chat_startStream(channel="D1", thread_ts=parent, markdown_text="a")
 
     too_long = [{"type": "markdown_text", "text": "x" * 12_001}]
-    raised = await _error(client.chat_appendStream(channel="D1", ts=started["ts"], chunks=too_long))
-    unknown = await _error(client.chat_appendStream(channel="D1", ts="1.0", markdown_text="b"))
+    raised = await slack_error(
+        client.chat_appendStream(channel="D1", ts=started["ts"], chunks=too_long)
+    )
+    unknown = await slack_error(client.chat_appendStream(channel="D1", ts="1.0", markdown_text="b"))
 
     assert raised.response["error"] == "msg_too_long"
     assert unknown.response["error"] == "message_not_found"
@@ -198,7 +191,7 @@ async def test_ratelimit_sends_429_with_retry_after_and_the_retry_handler_recove
     fake: FakeSlack, client: AsyncWebClient
 ) -> None:
     fake.ratelimit("chat.postMessage", times=1, retry_after=1)
-    raised = await _error(client.chat_postMessage(channel="C1", text="first"))
+    raised = await slack_error(client.chat_postMessage(channel="C1", text="first"))
     assert raised.response.status_code == 429
     assert raised.response.headers["Retry-After"] == "1"
     assert raised.response["error"] == "ratelimited"
@@ -222,8 +215,8 @@ async def test_sliding_window_rate_limit_and_injected_failures(
     ts = (await client.chat_postMessage(channel="C1", text="a"))["ts"]
 
     await client.chat_update(channel="C1", ts=ts, text="b")
-    limited = await _error(client.chat_update(channel="C1", ts=ts, text="c"))
-    failed = await _error(client.reactions_add(channel="C1", timestamp=ts, name="eyes"))
+    limited = await slack_error(client.chat_update(channel="C1", ts=ts, text="c"))
+    failed = await slack_error(client.reactions_add(channel="C1", timestamp=ts, name="eyes"))
     await client.reactions_add(channel="C1", timestamp=ts, name="eyes")  # the fault was used up
 
     assert limited.response.status_code == 429
@@ -237,12 +230,12 @@ async def test_tokens_are_checked_per_method(fake: FakeSlack) -> None:
     wrong = AsyncWebClient(token="xoxb-wrong", base_url=fake.api_url)
     app_level = AsyncWebClient(token=fake.app_token, base_url=fake.api_url)
 
-    assert (await _error(anonymous.auth_test())).response["error"] == "not_authed"
-    assert (await _error(wrong.auth_test())).response["error"] == "invalid_auth"
-    assert (await _error(app_level.auth_test())).response["error"] == "not_allowed_token_type"
+    assert (await slack_error(anonymous.auth_test())).response["error"] == "not_authed"
+    assert (await slack_error(wrong.auth_test())).response["error"] == "invalid_auth"
+    assert (await slack_error(app_level.auth_test())).response["error"] == "not_allowed_token_type"
     opened = await app_level.apps_connections_open(app_token=fake.app_token)
     assert opened["url"].startswith(f"ws://127.0.0.1:{fake.port}/link?ticket=")
-    unknown = await _error(app_level.api_call("chat.teleport"))
+    unknown = await slack_error(app_level.api_call("chat.teleport"))
     assert unknown.response["error"] == "unknown_method"
 
 
@@ -251,14 +244,14 @@ async def test_reactions_users_info_and_ephemerals(fake: FakeSlack, client: Asyn
     ts = fake.add_message("C1", "U1", "質問です")
 
     await client.reactions_add(channel="C1", timestamp=ts, name="eyes")
-    again = await _error(client.reactions_add(channel="C1", timestamp=ts, name="eyes"))
+    again = await slack_error(client.reactions_add(channel="C1", timestamp=ts, name="eyes"))
     await client.reactions_remove(channel="C1", timestamp=ts, name="eyes")
-    gone = await _error(client.reactions_remove(channel="C1", timestamp=ts, name="eyes"))
+    gone = await slack_error(client.reactions_remove(channel="C1", timestamp=ts, name="eyes"))
     await client.reactions_add(channel="C1", timestamp=ts, name="white_check_mark")
     plain = await client.users_info(user="U1")
     with_locale = await client.users_info(user="U1", include_locale=True)
     await client.chat_postEphemeral(channel="C1", user="U1", text="Only you can see this")
-    stranger = await _error(client.chat_postEphemeral(channel="C1", user="U2", text="psst"))
+    stranger = await slack_error(client.chat_postEphemeral(channel="C1", user="U2", text="psst"))
     fake.add_person("C1", "U2")
     await client.chat_postEphemeral(channel="C1", user="U2", text="Now you are here")
 

@@ -15,6 +15,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from fakes.harness import slack_error
 from fakes.slack import FakeSlack
 
 
@@ -24,15 +25,8 @@ def fake() -> Iterator[FakeSlack]:
         yield server
 
 
-@pytest.fixture
-def client(fake: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
-
-
 async def _error(call: Any) -> str:
-    with pytest.raises(SlackApiError) as caught:
-        await call
-    return str(caught.value.response["error"])
+    return str((await slack_error(call)).response["error"])
 
 
 async def test_posting_needs_membership_with_slacks_error_per_conversation_type(

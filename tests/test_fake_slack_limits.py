@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from fakes.harness import slack_error
 from fakes.slack import FakeSlack, member_of
 from fakes.slack_limits import RATE_LIMITS, TIER_2
 
@@ -22,17 +21,6 @@ def fake() -> Iterator[FakeSlack]:
         yield server
 
 
-@pytest.fixture
-def client(fake: FakeSlack) -> AsyncWebClient:
-    return AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
-
-
-async def _error(call: Any) -> SlackApiError:
-    with pytest.raises(SlackApiError) as caught:
-        await call
-    return caught.value
-
-
 async def test_a_tier_2_method_allows_its_burst_then_answers_429_with_retry_after(
     fake: FakeSlack, client: AsyncWebClient
 ) -> None:
@@ -41,7 +29,7 @@ async def test_a_tier_2_method_allows_its_burst_then_answers_429_with_retry_afte
     for _ in range(TIER_2.burst):
         await client.chat_startStream(channel="D1", thread_ts=parent, markdown_text="a")
 
-    limited = await _error(client.chat_startStream(channel="D1", thread_ts=parent))
+    limited = await slack_error(client.chat_startStream(channel="D1", thread_ts=parent))
 
     assert limited.response.status_code == 429
     assert limited.response["error"] == "ratelimited"
@@ -55,7 +43,7 @@ async def test_chat_post_message_is_limited_per_channel_about_one_a_second(
 ) -> None:
     for _ in range(3):  # the per-channel burst
         await client.chat_postMessage(channel="C1", text="x")
-    limited = await _error(client.chat_postMessage(channel="C1", text="x"))
+    limited = await slack_error(client.chat_postMessage(channel="C1", text="x"))
     other_channel = await client.chat_postMessage(channel="C2", text="x")
     await asyncio.sleep(1.05)
     after_a_second = await client.chat_postMessage(channel="C1", text="x")
@@ -70,7 +58,7 @@ async def test_set_limit_and_unlimit_change_one_method_for_a_test(
     fake.set_limit("users.info", per_minute=60, burst=1)
     fake.add_user("U1")
     await client.users_info(user="U1")
-    limited = await _error(client.users_info(user="U1"))
+    limited = await slack_error(client.users_info(user="U1"))
     fake.unlimit("chat.postMessage")
     posted = [await client.chat_postMessage(channel="C1", text="x") for _ in range(10)]
 
@@ -87,7 +75,7 @@ async def test_limits_go_back_to_slacks_tiers_on_reset(
     for _ in range(3):
         await client.chat_postMessage(channel="C1", text="x")
 
-    assert (await _error(client.chat_postMessage(channel="C1", text="x"))).response.status_code
+    assert (await slack_error(client.chat_postMessage(channel="C1", text="x"))).response.status_code
     assert fake.ratelimited() == {"chat.postMessage": 1}
 
 
@@ -97,8 +85,8 @@ async def test_a_method_outside_the_granted_scopes_is_missing_scope(
     ts = (await client.chat_postMessage(channel="C1", text="x"))["ts"]
     fake.scopes = "chat:write"
 
-    missing = await _error(client.reactions_add(channel="C1", timestamp=ts, name="eyes"))
-    history = await _error(client.conversations_replies(channel="G1", ts=ts))
+    missing = await slack_error(client.reactions_add(channel="C1", timestamp=ts, name="eyes"))
+    history = await slack_error(client.conversations_replies(channel="G1", ts=ts))
 
     assert missing.response["error"] == "missing_scope"
     assert missing.response["needed"] == "reactions:write"
@@ -123,8 +111,8 @@ async def test_a_stream_ends_its_lifetime_after_start_however_often_appended(
         await client.chat_appendStream(channel="D1", ts=ts, markdown_text="b")
     await asyncio.sleep(0.3)
 
-    ended = await _error(client.chat_appendStream(channel="D1", ts=ts, markdown_text="c"))
-    stop = await _error(client.chat_stopStream(channel="D1", ts=ts))
+    ended = await slack_error(client.chat_appendStream(channel="D1", ts=ts, markdown_text="c"))
+    stop = await slack_error(client.chat_stopStream(channel="D1", ts=ts))
 
     assert ended.response["error"] == "message_not_in_streaming_state"
     assert stop.response["error"] == "message_not_in_streaming_state"

@@ -22,6 +22,7 @@ from bot.slack.serve import Running
 from fakes.bedrock import FakeBedrock, Reply
 from fakes.harness import LEAVE_EN, MENTION, micro, slack_app_settings, wait_replies
 from fakes.slack import FakeSlack
+from fakes.slack_limits import UNLIMITED_APP_LIMITS
 from tests.faults.apps import ANSWER, settle
 
 EVENTS_PER_EXAMPLE = 20
@@ -186,29 +187,13 @@ def errors() -> Iterator[ErrorRecords]:
     root.removeHandler(handler)
 
 
-#: 1,000 events into five conversations within two minutes: far more than Slack lets any
-#: app answer in that time (one message a second per channel, chat.update 50 a minute), or
-#: Nova Pro's default budget (100 requests a minute: one answer every 0.6 s once its ten
-#: seconds of burst are spent, which took this test past pytest's 120 s timeout). This test
-#: is about handling every kind of event without a crash or a lost reply, not about pacing
-#: (tests/faults/test_slack_limits.py and tests/test_flow.py are): the fakes' limits are
-#: off for it, and the app's budgets raised to match.
-UNLIMITED = ",".join(
-    f"{method}=6000/min:500"
-    for method in (
-        "chat.postMessage",
-        "chat.update",
-        "chat.delete",
-        "chat.startStream",
-        "chat.appendStream",
-        "chat.stopStream",
-        "reactions.add",
-        "reactions.remove",
-        "users.info",
-    )
-)
-
-
+# 1,000 events into five conversations within two minutes: far more than Slack lets any
+# app answer in that time (one message a second per channel, chat.update 50 a minute), or
+# Nova Pro's default budget (100 requests a minute: one answer every 0.6 s once its ten
+# seconds of burst are spent, which took this test past pytest's 120 s timeout). This test
+# is about handling every kind of event without a crash or a lost reply, not about pacing
+# (tests/faults/test_slack_limits.py and tests/test_flow.py are): the fakes' limits are
+# off for it, and the app's budgets raised to match.
 @pytest.fixture
 def app_settings(
     settings: Settings,  # the sample index, in the environment
@@ -224,7 +209,7 @@ def app_settings(
         # The product's ping (10 s), not the 0.5 s the dropped-socket tests use: aiohttp
         # closes a socket whose pong is later than half the interval, and on a loaded
         # machine 0.25 s is often missed; this test is about events, not lost sockets.
-        SLACK_METHOD_LIMITS=UNLIMITED,
+        SLACK_METHOD_LIMITS=UNLIMITED_APP_LIMITS,
         # The Bedrock fake sets no quota: this high, bot/flow.py paces nothing (as in bench/).
         BEDROCK_PRO_REQUESTS_PER_MINUTE="100000",
         BEDROCK_PRO_TOKENS_PER_MINUTE="1000000000",
