@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
+class _Busy(Exception):
+    """The file is locked by another process right now (see `_connect`)."""
+
+
 class SqliteStateStore(StateStore):
     """State in one local SQLite file (see the module doc). `open()` checks the file and is
     the only step that may raise at start-up; every later failure is a `StateError` naming
@@ -117,6 +121,23 @@ class SqliteStateStore(StateStore):
             ) from None
         if self.path.is_dir():
             raise StateError(f"{where} is a folder; point STATE_PATH at a file such as state.db")
+        # Two processes preparing one new file at once (two `serve`s, or `serve` and a CLI
+        # report) can meet a lock SQLite will not wait for — both hold a read lock and want to
+        # write, so one is told "locked" at once rather than deadlock. The busy timeout then
+        # does not apply; trying again within it does.
+        deadline = time.monotonic() + self._busy_timeout_s
+        while True:
+            try:
+                return self._prepare(where)
+            except _Busy:
+                if time.monotonic() >= deadline:
+                    raise StateError(
+                        f"{where}: cannot write to it now (database is locked); free space on "
+                        "its volume, or stop the process that holds it"
+                    ) from None
+                time.sleep(0.05)
+
+    def _prepare(self, where: str) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(
                 self.path,
@@ -149,7 +170,9 @@ class SqliteStateStore(StateStore):
             db.close()
             if _readonly(exc):
                 raise StateError(f"{where}: cannot write to it ({exc}); {_WRITABLE_FIX}") from None
-            if _primary_code(exc) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_BUSY):
+            if _primary_code(exc) == sqlite3.SQLITE_BUSY:
+                raise _Busy from None
+            if _primary_code(exc) == sqlite3.SQLITE_FULL:
                 raise StateError(
                     f"{where}: cannot write to it now ({exc}); free space on its "
                     "volume, or stop the process that holds it"

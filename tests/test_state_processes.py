@@ -86,6 +86,49 @@ def test_two_processes_on_one_sqlite_file_claim_each_key_exactly_once(tmp_path: 
     _assert_exactly_one_winner_and_no_lost_count(results)
 
 
+ROUNDS = 25
+OPENERS = 4
+
+
+def _open_new_files(folder: str, start: Any, results: Any) -> None:
+    """One process: in each round, open the round's new file at the same instant as the
+    others (a barrier per round)."""
+    from bot.state import StateError
+    from bot.state_sqlite import SqliteStateStore
+
+    failures = []
+    for round_ in range(ROUNDS):
+        start.wait(timeout=60)
+        try:
+            SqliteStateStore(path=Path(folder) / f"state-{round_}.db").open().close()
+        except StateError as exc:  # reported to the test, which names it
+            failures.append(f"round {round_}: {exc}")
+    results.put(failures)
+
+
+@pytest.mark.timeout(180)
+def test_processes_creating_one_new_sqlite_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """Two serves (or serve and a report) preparing a new file together meet a lock SQLite
+    refuses at once instead of waiting for (both read, both want to write). Before the open
+    retried within the busy timeout, 14 of 160 such opens failed with "database is locked"."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(OPENERS)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_open_new_files, args=(str(tmp_path), start, results))
+        for _ in range(OPENERS)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        failures = [results.get(timeout=120) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+    assert failures == [[]] * OPENERS
+    assert len(list(tmp_path.glob("state-*.db"))) == ROUNDS
+
+
 @pytest.mark.timeout(180)
 def test_two_processes_on_one_dynamodb_table_claim_each_key_exactly_once(
     moto_server: MotoServer,
